@@ -1,0 +1,96 @@
+"""``suanli jobs list|describe|cancel``: workloads as the user sees them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from controlplane.cli.context import cli_context, resolve_output
+from controlplane.cli.errors import friendly_errors
+from controlplane.cli.output import OutputFormat, emit
+from controlplane.cli.views import age, job_row, job_table_columns
+
+app = typer.Typer(help="List, describe and cancel training jobs and inference services.", no_args_is_help=True)
+console = Console(soft_wrap=True, highlight=False)
+
+
+class WorkloadKind(StrEnum):
+    training = "training"
+    inference = "inference"
+
+    @property
+    def api_kind(self) -> str:
+        return "TrainingJob" if self is WorkloadKind.training else "InferenceService"
+
+
+KindOpt = Annotated[WorkloadKind, typer.Option("--kind", "-k", help="training jobs or inference services")]
+TeamOpt = Annotated[str | None, typer.Option("--team", "-t", help="team of a job named by name")]
+OutputOpt = Annotated[OutputFormat | None, typer.Option("--output", "-o", help="table, json or yaml")]
+
+
+@app.command("list")
+@friendly_errors
+def list_jobs(ctx: typer.Context, team: TeamOpt = None,
+              status: Annotated[str | None, typer.Option(help="comma-separated, e.g. PENDING,RUNNING")] = None,
+              queue: Annotated[str | None, typer.Option()] = None,
+              kind: KindOpt = WorkloadKind.training,
+              limit: Annotated[int | None, typer.Option(help="at most this many (default: all)")] = None,
+              output: OutputOpt = None) -> None:
+    """List jobs, newest last."""
+    fmt = resolve_output(ctx, output)
+    with cli_context(ctx).client() as client:
+        jobs = []
+        for job in client.iter_jobs(kind=kind.api_kind, team=team, status=status, queue=queue):
+            jobs.append(job)
+            if limit is not None and len(jobs) >= limit:
+                break
+    if fmt is OutputFormat.table:
+        emit([job_row(j) for j in jobs], fmt, columns=job_table_columns())
+    else:
+        emit([j.to_json_dict() for j in jobs], fmt)
+
+
+@app.command("describe")
+@friendly_errors
+def describe(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job name or uid")],
+             team: TeamOpt = None, kind: KindOpt = WorkloadKind.training, output: OutputOpt = None) -> None:
+    """Show a job: its spec summary, status and why it waits, attempts and recent events."""
+    fmt = resolve_output(ctx, output)
+    with cli_context(ctx).client() as client:
+        view = client.get_job(job, team=team, kind=kind.api_kind)
+        events = client.list_events(job=view.metadata.uid, limit=200).items
+    if fmt is not OutputFormat.table:
+        data = view.to_json_dict()
+        data["events"] = [e.to_json_dict() for e in events]
+        emit(data, fmt)
+        return
+    row = job_row(view)
+    console.print(f"[bold]{view.kind}[/] {row['team']}/{row['name']}  uid={row['uid']}")
+    console.print(f"  status:    [bold]{row['status']}[/]" + (f" — {row['message']}" if row["message"] else ""))
+    console.print(f"  queue:     {row['queue']}   priority: {row['priority']} ({view.status.priority})")
+    console.print(f"  resources: {row['devices'] or '-'} × {row['types']}")
+    parallelism = view.spec.get("parallelism") or {}
+    if parallelism:
+        console.print("  layout:    " + " ".join(f"{k}={v}" for k, v in parallelism.items()))
+    console.print(f"  restarts:  {view.status.restarts}   age: {row['age']}")
+    if view.status.attempts:
+        emit([a.to_json_dict() for a in view.status.attempts], OutputFormat.table, title="attempts",
+             columns=[("#", "number"), ("STATUS", "status"), ("POOL", "pool"), ("ACCELERATOR", "accelerator"),
+                      ("STARTED", "startedAt"), ("ENDED", "endedAt"), ("REASON", "exitReason")])
+    if events:
+        emit([{"age": age(e.time), "type": e.type, "message": e.message} for e in events], OutputFormat.table,
+             title="events", columns=[("AGE", "age"), ("TYPE", "type"), ("MESSAGE", "message")])
+
+
+@app.command("cancel")
+@friendly_errors
+def cancel(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job name or uid")],
+           team: TeamOpt = None, kind: KindOpt = WorkloadKind.training,
+           reason: Annotated[str | None, typer.Option(help="recorded in the job's events")] = None) -> None:
+    """Cancel a job: waiting jobs end at once, running ones stop their attempt first."""
+    with cli_context(ctx).client() as client:
+        view = client.cancel_job(job, team=team, kind=kind.api_kind, reason=reason)
+    console.print(f"{view.kind.lower()}/{view.metadata.team}/{view.metadata.name} {view.status.phase}")

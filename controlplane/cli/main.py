@@ -1,0 +1,49 @@
+"""The ``suanli`` command: the root typer app and its sub-commands.
+
+The CLI talks to the control plane only over HTTP through ``controlplane.client`` (except
+``server start``, which runs it). Global options: ``--server`` / ``SUANLI_SERVER`` and
+``--output table|json|yaml``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from controlplane.cli import cluster, jobs, resources, server
+from controlplane.cli.context import CliContext
+from controlplane.cli.output import OutputFormat
+from controlplane.client.client import DEFAULT_SERVER
+
+app = typer.Typer(name="suanli", help="Suanli: one control plane for AI compute across clouds and accelerators.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+
+
+@app.callback()
+def root(ctx: typer.Context,
+         server_url: Annotated[str, typer.Option("--server", envvar="SUANLI_SERVER",
+                                                 help="control-plane address")] = DEFAULT_SERVER,
+         output: Annotated[OutputFormat, typer.Option("--output", "-o", help="table, json or yaml")]
+         = OutputFormat.table) -> None:
+    ctx.obj = CliContext(server=server_url, output=output)
+
+
+app.command("apply")(resources.apply)
+app.command("submit")(resources.submit)
+app.command("validate")(resources.validate)
+app.command("schema")(resources.schema)
+app.command("events")(cluster.events)
+app.add_typer(jobs.app, name="jobs")
+app.add_typer(cluster.pools_app, name="pools")
+app.add_typer(cluster.queues_app, name="queues")
+app.add_typer(server.app, name="server")
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    run()

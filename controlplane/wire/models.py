@@ -1,0 +1,143 @@
+"""Pydantic models of every object the REST API returns, and of its error body."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+API_VERSION = "suanli.dev/v1alpha1"
+
+T = TypeVar("T")
+
+
+class WireModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class ObjectMeta(WireModel):
+    name: str
+    team: str | None = None
+    labels: dict[str, str] = {}
+    uid: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class AttemptView(WireModel):
+    id: str
+    number: int
+    status: str
+    pool: str | None = None
+    accelerator: str | None = None
+    placement: dict[str, Any] | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exit_reason: str | None = None
+
+
+class JobStatusView(WireModel):
+    phase: str
+    message: str | None = None
+    queue: str
+    priority_class: str
+    priority: int
+    restarts: int = 0
+    attempts: list[AttemptView] = []
+    finished_at: datetime | None = None
+
+
+class JobView(WireModel):
+    api_version: str = API_VERSION
+    kind: str
+    metadata: ObjectMeta
+    spec: dict[str, Any]
+    status: JobStatusView
+
+
+class PoolStatusView(WireModel):
+    nodes: int = 0
+    ready_nodes: int = 0
+    devices: int = 0
+    price_per_device_hour: float | None = None
+    price_source: str | None = None
+
+
+class PoolView(WireModel):
+    api_version: str = API_VERSION
+    kind: str = "AcceleratorPool"
+    metadata: ObjectMeta
+    spec: dict[str, Any]
+    status: PoolStatusView = PoolStatusView()
+
+
+class QueueView(WireModel):
+    api_version: str = API_VERSION
+    kind: str = "Queue"
+    metadata: ObjectMeta
+    spec: dict[str, Any]
+
+
+class EventView(WireModel):
+    seq: int
+    time: datetime
+    type: str
+    entity: str
+    entity_id: str
+    job_id: str | None = None
+    team: str | None = None
+    message: str
+    data: dict[str, Any] = {}
+
+
+class Page(WireModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class ApplyOutcome(StrEnum):
+    created = "created"
+    configured = "configured"
+    unchanged = "unchanged"
+
+
+class ApplyResult(WireModel):
+    outcome: ApplyOutcome
+    kind: str
+    name: str
+    team: str | None = None
+    object: dict[str, Any]
+
+
+class HealthView(WireModel):
+    status: str
+    version: str
+    database: str
+
+
+class ErrorIssue(WireModel):
+    path: str | None = None
+    message: str
+    hint: str | None = None
+    file: str | None = None
+    line: int | None = None
+
+
+class ErrorDetail(WireModel):
+    code: str
+    message: str
+    field: str | None = None
+    hint: str | None = None
+    issues: list[ErrorIssue] = []
+    details: dict[str, Any] = {}
+
+
+class ErrorBody(WireModel):
+    error: ErrorDetail
