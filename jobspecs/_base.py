@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any, Final, NamedTuple, NoReturn
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -28,6 +28,9 @@ from jobspecs.units import DURATION_PATTERN, QUANTITY_PATTERN, parse_duration, p
 
 #: The pydantic error type used for every Suanli-specific validation failure.
 SPEC_ERROR_TYPE: Final = "suanli"
+
+#: The multiplication sign used in messages about parallel layouts.
+TIMES: Final = "\u00d7"
 
 Loc = tuple[str | int, ...]
 
@@ -86,18 +89,26 @@ class SpecModel(BaseModel):
 # --------------------------------------------------------------------------- numbers
 
 
-def _reject_bool(value: Any) -> Any:
+def reject_bool(value: Any) -> Any:
     # YAML turns yes/no/on/off into booleans, and pydantic would then read them as 1/0.
     if isinstance(value, bool):
         fail(f"must be a number, not the boolean {str(value).lower()}", "write a number")
     return value
 
 
-Int = Annotated[int, BeforeValidator(_reject_bool)]
-PositiveInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=1)]
-NonNegativeInt = Annotated[int, BeforeValidator(_reject_bool), Field(ge=0)]
-PositiveFloat = Annotated[float, BeforeValidator(_reject_bool), Field(gt=0)]
-NonNegativeFloat = Annotated[float, BeforeValidator(_reject_bool), Field(ge=0)]
+Int = Annotated[int, BeforeValidator(reject_bool)]
+# Constraints go before the validator so that they show up in the JSON Schema.
+PositiveInt = Annotated[int, Field(ge=1), BeforeValidator(reject_bool)]
+NonNegativeInt = Annotated[int, Field(ge=0), BeforeValidator(reject_bool)]
+PositiveFloat = Annotated[float, Field(gt=0), BeforeValidator(reject_bool)]
+NonNegativeFloat = Annotated[float, Field(ge=0), BeforeValidator(reject_bool)]
+
+
+def _compact_number(value: Any) -> Any:
+    """Whole floats as ints in JSON/YAML output (7e10 -> 70000000000)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def _parse_parameters(value: Any) -> float:
@@ -110,6 +121,7 @@ def _parse_parameters(value: Any) -> float:
 Parameters = Annotated[
     float,
     BeforeValidator(_parse_parameters),
+    PlainSerializer(_compact_number, when_used="json"),
     WithJsonSchema(
         {
             "anyOf": [
@@ -134,6 +146,7 @@ def _parse_interval(value: Any) -> float | str:
 Interval = Annotated[
     float | str,
     BeforeValidator(_parse_interval),
+    PlainSerializer(_compact_number, when_used="json"),
     WithJsonSchema(
         {
             "anyOf": [
@@ -153,7 +166,7 @@ _DNS_LABEL = re.compile(DNS_LABEL_PATTERN)
 
 
 def suggest_dns_label(value: str) -> str:
-    """Best-effort DNS-1123 label made from ``value`` (for hints)."""
+    """Best-effort DNS-1123 label made from value (for hints)."""
     slug = re.sub(r"[^a-z0-9-]+", "-", value.lower()).strip("-")
     slug = re.sub(r"-{2,}", "-", slug)[:63].strip("-")
     return slug or "my-name"
@@ -194,9 +207,7 @@ def _check_name(value: Any) -> str:
     return stripped
 
 
-Name = Annotated[
-    str, BeforeValidator(_check_name), WithJsonSchema({"type": "string", "pattern": r"^\S+$"})
-]
+Name = Annotated[str, BeforeValidator(_check_name), WithJsonSchema({"type": "string", "pattern": r"^\S+$"})]
 """A free-form identifier without whitespace (accelerator types, regions, instance types)."""
 
 _LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -238,7 +249,7 @@ Labels = dict[LabelKey, LabelValue]
 
 
 def divisors(n: int, limit: int | None = None) -> list[int]:
-    """Divisors of ``n`` in increasing order (used to suggest valid parallel sizes)."""
+    """Divisors of n in increasing order (used to suggest valid parallel sizes)."""
     found = [d for d in range(1, n + 1) if n % d == 0] if n > 0 else [1]
     return found if limit is None else found[:limit]
 

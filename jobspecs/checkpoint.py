@@ -32,7 +32,9 @@ from jobspecs._base import Interval, PositiveInt, SpecModel, Violation, fail, ra
 TIER_SCHEMES: Final = ("memory", "peer", "file", "s3", "gs", "az", "abfs")
 #: Tiers whose contents survive the loss of the node that wrote them.
 DURABLE_SCHEMES: Final = ("peer", "file", "s3", "gs", "az", "abfs")
-_EXAMPLES: Final = "memory://, peer://, file:///abs/path, s3://bucket/prefix, gs://bucket/prefix, az://container"
+_EXAMPLES: Final = (
+    "memory://, peer://, file:///abs/path, s3://bucket/prefix, gs://bucket/prefix, az://container"
+)
 _BUCKET = {
     "s3": re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"),
     "gs": re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$"),
@@ -81,7 +83,7 @@ TierUri = Annotated[
 
 
 def tier_scheme(uri: str) -> str:
-    """The scheme of a tier URI, e.g. ``"s3"``."""
+    """The scheme of a tier URI, e.g. "s3"."""
     return uri.partition("://")[0].lower()
 
 

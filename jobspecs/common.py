@@ -26,7 +26,7 @@ ANY_ACCELERATOR: Final = "any"
 
 
 def priority_rank(priority_class: PriorityClass) -> int:
-    """0 for ``critical`` up to 4 for ``best-effort``: lower runs first."""
+    """0 for critical up to 4 for best-effort: lower runs first."""
     return PRIORITY_CLASSES.index(priority_class)
 
 
@@ -76,7 +76,7 @@ AcceleratorTypes = Annotated[
 
 
 def accepts_type(types: tuple[str, ...] | str, accelerator: str) -> bool:
-    """Whether a ``types`` selector admits ``accelerator`` (names compare case-insensitively)."""
+    """Whether a types selector admits accelerator (names compare case-insensitively)."""
     if types == ANY_ACCELERATOR:
         return True
     return accelerator.lower() in (name.lower() for name in types)

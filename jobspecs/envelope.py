@@ -58,7 +58,7 @@ class Metadata(SpecModel, json_schema_extra=_add_namespace_alias):
         validation_alias=AliasChoices("team", "namespace"),
         serialization_alias="team",
     )
-    """Owning team (``namespace`` is accepted as an alias)."""
+    """Owning team (namespace is accepted as an alias)."""
     labels: Labels = Field(default_factory=dict)
     """Free-form labels, Kubernetes label syntax."""
 

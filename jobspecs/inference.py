@@ -4,19 +4,20 @@ Owns ``ReplicaRange``, ``ReplicaParallelism``, ``ServingAccelerators``, ``Servin
 ``Autoscaling``, ``ServiceLevelObjective``, ``ServingSpotPolicy``, ``InferenceServiceSpec`` and
 the envelope ``InferenceService``.
 
-Vocabulary: a *replica* is one copy of the model spread over ``tensor × pipeline`` devices
+Vocabulary: a *replica* is one copy of the model spread over ``tensor x pipeline`` devices
 (``devices_per_replica``).  Expert parallelism inside a replica reuses those devices
-(as vLLM/SGLang do), so ``expert`` must divide ``tensor × pipeline``.  ``onDemandBase`` is
+(as vLLM/SGLang do), so ``expert`` must divide ``tensor x pipeline``.  ``onDemandBase`` is
 how many replicas stay on on-demand capacity when spot is allowed.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, model_validator
 
 from jobspecs._base import (
+    TIMES,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -33,7 +34,11 @@ from jobspecs.model import ServingModelSpec
 AutoscalingMetric = Literal["concurrency", "tokens_per_second", "gpu_utilization"]
 
 
-class ReplicaRange(SpecModel):
+def _max_is_optional(schema: dict[str, Any]) -> None:
+    schema.pop("required", None)
+
+
+class ReplicaRange(SpecModel, json_schema_extra=_max_is_optional):
     """Bounds of the replica count; a plain integer N means exactly N replicas."""
 
     min: NonNegativeInt = 1
@@ -56,7 +61,13 @@ class ReplicaRange(SpecModel):
     def _ordered(self) -> ReplicaRange:
         if self.max < self.min:
             raise_violations(
-                [Violation(("max",), f"max ({self.max}) is below min ({self.min})", f"set max to at least {self.min}")]
+                [
+                    Violation(
+                        ("max",),
+                        f"max ({self.max}) is below min ({self.min})",
+                        f"set max to at least {self.min}",
+                    )
+                ]
             )
         return self
 
@@ -69,7 +80,7 @@ class ReplicaParallelism(SpecModel):
     pipeline: PositiveInt = 1
     """Pipeline stages per replica."""
     expert: PositiveInt = 1
-    """Expert-parallel ranks per replica (must divide tensor × pipeline)."""
+    """Expert-parallel ranks per replica (must divide tensor x pipeline)."""
 
     @property
     def devices_per_replica(self) -> int:
@@ -129,6 +140,10 @@ class ServingSpotPolicy(SpecModel):
     """Replace preempted spot replicas with on-demand ones when spot is unavailable."""
 
 
+def _same(value: Any) -> Any:
+    return value
+
+
 def _service_violations(spec: InferenceServiceSpec) -> list[Violation]:
     par, model = spec.parallelism, spec.model
     problems: list[Violation] = []
@@ -153,7 +168,7 @@ def _service_violations(spec: InferenceServiceSpec) -> list[Violation]:
             problems.append(
                 Violation(
                     ("parallelism", "expert"),
-                    f"expert({par.expert}) must divide tensor × pipeline ({par.devices_per_replica}), "
+                    f"expert({par.expert}) must divide tensor {TIMES} pipeline ({par.devices_per_replica}), "
                     "the devices of one replica",
                     f"choose expert among {choices(divisors(par.devices_per_replica))}",
                 )
@@ -193,15 +208,15 @@ def _service_violations(spec: InferenceServiceSpec) -> list[Violation]:
                 "add spec.autoscaling {metric, target}, or set replicas.min equal to replicas.max",
             )
         )
-    if spec.autoscaling is not None and spec.autoscaling.metric == "gpu_utilization":
-        if spec.autoscaling.target > 1:
-            problems.append(
-                Violation(
-                    ("autoscaling", "target"),
-                    f"a gpu_utilization target is a fraction in (0, 1] (got {spec.autoscaling.target:g})",
-                    f"write {spec.autoscaling.target / 100:g}" if spec.autoscaling.target <= 100 else None,
-                )
+    scaling = spec.autoscaling
+    if scaling is not None and scaling.metric == "gpu_utilization" and scaling.target > 1:
+        problems.append(
+            Violation(
+                ("autoscaling", "target"),
+                f"a gpu_utilization target is a fraction in (0, 1] (got {scaling.target:g})",
+                f"write {scaling.target / 100:g}" if scaling.target <= 100 else "write e.g. 0.7",
             )
+        )
     if spec.spot.allowed and spec.spot.on_demand_base > spec.replicas.max:
         problems.append(
             Violation(
@@ -218,7 +233,9 @@ class InferenceServiceSpec(SpecModel):
 
     model: ServingModelSpec
     """The model being served."""
-    replicas: ReplicaRange = ReplicaRange(min=1, max=1)
+    replicas: Annotated[ReplicaRange, BeforeValidator(_same, json_schema_input_type=int | ReplicaRange)] = (
+        ReplicaRange(min=1, max=1)
+    )
     """Replica count bounds; an integer N means exactly N."""
     parallelism: ReplicaParallelism = ReplicaParallelism()
     """Layout of each replica."""
@@ -240,7 +257,7 @@ class InferenceServiceSpec(SpecModel):
 
     @property
     def devices_per_replica(self) -> int:
-        """Accelerators of one replica: tensor × pipeline."""
+        """Accelerators of one replica: tensor x pipeline."""
         return self.parallelism.devices_per_replica
 
     @property
@@ -250,7 +267,7 @@ class InferenceServiceSpec(SpecModel):
 
 
 class InferenceService(SpecModel):
-    """An inference service: envelope plus ``InferenceServiceSpec``."""
+    """An inference service: envelope plus InferenceServiceSpec."""
 
     api_version: ApiVersion = "suanli.dev/v1alpha1"
     kind: Literal["InferenceService"] = "InferenceService"

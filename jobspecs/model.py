@@ -5,6 +5,9 @@ architecture plus sequence length and batch sizes, which the performance model n
 ``ServingModelSpec`` (a model *being served*: only ``parameters`` is required; the
 architecture fields are optional because a user serving a checkpoint may not know them, but
 when given they are checked the same way and enable better sizing of the KV cache).
+``ServingModelSpec`` accepts every key of ``ModelSpec`` (``sequenceLength`` meaning the longest
+context served; ``globalBatchSize``/``microBatchSize`` accepted and unused) so that a model
+block can be copied from a training job into a service unchanged.
 
 Vocabulary: *parameters* is the total parameter count (all experts included);
 *activeParameters* is what one token actually uses in an MoE model.  Both accept ``"70B"``-style
@@ -37,13 +40,13 @@ class MoESpec(SpecModel):
     experts: PositiveInt
     """Routed experts per MoE layer."""
     top_k: PositiveInt
-    """Experts each token is routed to (at most ``experts``)."""
+    """Experts each token is routed to (at most experts)."""
     groups: PositiveInt = 1
-    """Expert groups for group-limited routing (must divide ``experts``)."""
+    """Expert groups for group-limited routing (must divide experts)."""
     shared_experts: NonNegativeInt = 0
     """Always-active shared experts per MoE layer."""
     active_parameters: Parameters | None = None
-    """Parameters used per token (at most the model's ``parameters``)."""
+    """Parameters used per token (at most the model's parameters)."""
     expert_hidden_size: PositiveInt | None = None
     """Hidden size of one expert's feed-forward network."""
     moe_layers: PositiveInt | None = None
@@ -115,9 +118,9 @@ class ModelSpec(SpecModel):
     """The model a training job trains, with the shapes the performance model needs."""
 
     name: str | None = None
-    """Free-form model name, e.g. ``llama-3-70b``."""
+    """Free-form model name, e.g. llama-3-70b."""
     parameters: Parameters
-    """Total parameter count (``70B``, ``1.5T``, ``7.0e10`` ...)."""
+    """Total parameter count (70B, 1.5T, 7.0e10 ...)."""
     layers: PositiveInt
     """Transformer layers."""
     hidden_size: PositiveInt
@@ -167,9 +170,9 @@ class ServingModelSpec(SpecModel):
     """The model an inference service serves; architecture fields are optional."""
 
     name: str | None = None
-    """Free-form model name, e.g. ``deepseek-v3``."""
+    """Free-form model name, e.g. deepseek-v3."""
     parameters: Parameters
-    """Total parameter count (``671B`` ...)."""
+    """Total parameter count (671B ...)."""
     layers: PositiveInt | None = None
     """Transformer layers."""
     hidden_size: PositiveInt | None = None
@@ -184,6 +187,10 @@ class ServingModelSpec(SpecModel):
     """Vocabulary size."""
     sequence_length: PositiveInt | None = None
     """Longest context (prompt + output tokens) the service must support."""
+    global_batch_size: PositiveInt | None = None
+    """Accepted so a TrainingJob model block can be reused verbatim; not used for serving."""
+    micro_batch_size: PositiveInt | None = None
+    """Accepted so a TrainingJob model block can be reused verbatim; not used for serving."""
     precision: Precision = "bf16"
     """Serving precision."""
     moe: MoESpec | None = None

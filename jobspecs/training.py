@@ -4,8 +4,8 @@ Owns ``Entrypoint``, ``AcceleratorRequest``, ``Resources``, ``Parallelism``, ``S
 ``TrainingJobSpec`` and the envelope ``TrainingJob``, plus the rules that tie the parallel
 layout to the device count and to the model's shape (see ``_layout_violations``).
 
-Vocabulary (Megatron conventions): the world is ``tensor × pipeline × context × data`` ranks;
-*expert* parallelism is carved out of the ``data × context`` ranks, so it multiplies nothing.
+Vocabulary (Megatron conventions): the world is ``tensor x pipeline x context x data`` ranks;
+*expert* parallelism is carved out of the ``data x context`` ranks, so it multiplies nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 from pydantic import Field, field_validator, model_validator
 
 from jobspecs._base import (
+    TIMES,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
@@ -96,7 +97,9 @@ class Entrypoint(SpecModel):
                 [
                     Violation(
                         (),
-                        "both command and function are set" if both else "neither command nor function is set",
+                        "both command and function are set"
+                        if both
+                        else "neither command nor function is set",
                         "set exactly one of command (a list) or function ('package.module:function')",
                     )
                 ]
@@ -108,7 +111,7 @@ class AcceleratorRequest(SpecModel):
     """How many accelerators a job needs and of which types."""
 
     count: PositiveInt
-    """Total devices (must equal tensor × pipeline × context × data)."""
+    """Total devices (must equal tensor x pipeline x context x data)."""
     types: AcceleratorTypes = "any"
     """Acceptable accelerator types in order of preference, or 'any'."""
     min_memory_gib: PositiveFloat | None = Field(default=None, alias="minMemoryGiB")
@@ -127,7 +130,7 @@ class Resources(SpecModel):
 
 
 class Parallelism(SpecModel):
-    """Parallel layout; the world size is tensor × pipeline × context × data."""
+    """Parallel layout; the world size is tensor x pipeline x context x data."""
 
     tensor: PositiveInt = 1
     """Tensor-parallel ranks (inside one NVLink/HCCS/ICI domain)."""
@@ -136,11 +139,11 @@ class Parallelism(SpecModel):
     data: PositiveInt = 1
     """Data-parallel replicas."""
     expert: PositiveInt = 1
-    """Expert-parallel ranks, carved out of data × context."""
+    """Expert-parallel ranks, carved out of data x context."""
     context: PositiveInt = 1
     """Context (sequence) parallel ranks."""
     micro_batches: PositiveInt | None = None
-    """Micro-batches per step per pipeline (default: globalBatchSize / (data × microBatchSize))."""
+    """Micro-batches per step per pipeline (default: globalBatchSize / (data x microBatchSize))."""
 
     @property
     def world_size(self) -> int:
@@ -149,12 +152,12 @@ class Parallelism(SpecModel):
 
     @property
     def model_parallel_size(self) -> int:
-        """Devices holding one copy of the model: tensor × pipeline × context."""
+        """Devices holding one copy of the model: tensor x pipeline x context."""
         return self.tensor * self.pipeline * self.context
 
     @property
     def expert_data_parallel(self) -> int:
-        """Replicas of each expert: data × context / expert."""
+        """Replicas of each expert: data x context / expert."""
         return self.data * self.context // self.expert
 
 
@@ -177,12 +180,13 @@ def _layout_violations(spec: TrainingJobSpec) -> list[Violation]:
         factors = [("tensor", par.tensor), ("pipeline", par.pipeline)]
         factors += [("context", par.context)] if par.context != 1 else []
         factors += [("data", par.data)]
-        product = " × ".join(f"{name}({value})" for name, value in factors)
+        product = f" {TIMES} ".join(f"{name}({value})" for name, value in factors)
         mp = par.model_parallel_size
         fix = (
             f"set data to {count // mp} or count to {par.world_size}"
             if count % mp == 0
-            else f"set count to {par.world_size}, or choose tensor × pipeline × context dividing {count}"
+            else f"set count to {par.world_size}, or make tensor {TIMES} pipeline {TIMES} context "
+            f"divide {count}"
         )
         problems.append(
             Violation(
@@ -213,7 +217,7 @@ def _layout_violations(spec: TrainingJobSpec) -> list[Violation]:
             problems.append(
                 Violation(
                     ("parallelism", "expert"),
-                    f"expert({par.expert}) must divide data × context ({dc}); expert ranks are carved "
+                    f"expert({par.expert}) must divide data {TIMES} context ({dc}); expert ranks are carved "
                     "out of the data-parallel ranks",
                     f"choose expert among {choices(divisors(dc))}",
                 )
@@ -251,7 +255,7 @@ def _layout_violations(spec: TrainingJobSpec) -> list[Violation]:
         problems.append(
             Violation(
                 ("model", "globalBatchSize"),
-                f"globalBatchSize ({model.global_batch_size}) must be divisible by data({par.data}) × "
+                f"globalBatchSize ({model.global_batch_size}) must be divisible by data({par.data}) {TIMES} "
                 f"microBatchSize({model.micro_batch_size}) = {per_step}",
                 "set it to " + " or ".join(map(str, nearest)),
             )
@@ -261,7 +265,7 @@ def _layout_violations(spec: TrainingJobSpec) -> list[Violation]:
         problems.append(
             Violation(
                 ("parallelism", "microBatches"),
-                f"microBatches ({par.micro_batches}) disagrees with globalBatchSize / (data × "
+                f"microBatches ({par.micro_batches}) disagrees with globalBatchSize / (data {TIMES} "
                 f"microBatchSize) = {model.global_batch_size} / {per_step} = {expected}",
                 f"set microBatches to {expected} or leave it out",
             )
@@ -308,7 +312,7 @@ class TrainingJobSpec(SpecModel):
 
 
 class TrainingJob(SpecModel):
-    """A training job: envelope plus ``TrainingJobSpec``."""
+    """A training job: envelope plus TrainingJobSpec."""
 
     api_version: ApiVersion = "suanli.dev/v1alpha1"
     kind: Literal["TrainingJob"] = "TrainingJob"

@@ -27,7 +27,13 @@ _QUANTITY = re.compile(rf"^({_NUMBER})\s*([kKmMbBgGtT]?)$")
 _QUANTITY_SUFFIX: Final = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9, "g": 10**9, "t": 10**12}
 
 _DURATION_PART = re.compile(rf"({_NUMBER})(ms|s|m|h|d)")
-_DURATION_UNIT: Final = {"ms": Decimal("0.001"), "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION_UNIT: Final[dict[str, Decimal]] = {
+    "ms": Decimal("0.001"),
+    "s": Decimal(1),
+    "m": Decimal(60),
+    "h": Decimal(3600),
+    "d": Decimal(86400),
+}
 
 
 def _positive_number(value: int | float, what: str) -> float:
@@ -38,7 +44,7 @@ def _positive_number(value: int | float, what: str) -> float:
 
 
 def parse_quantity(value: object) -> float:
-    """Parse a parameter count such as ``70_000_000_000``, ``7.0e10`` or ``"70B"``."""
+    """Parse a parameter count such as 70_000_000_000, 7.0e10 or "70B"."""
     if isinstance(value, bool):
         raise ValueError(f"expected a parameter count, got the boolean {str(value).lower()}")
     if isinstance(value, int | float):
@@ -48,7 +54,7 @@ def parse_quantity(value: object) -> float:
     text = value.strip().replace("_", "").replace(",", "")
     match = _QUANTITY.match(text)
     if not match:
-        raise ValueError(f'cannot read {value!r} as a parameter count (examples: "70B", "1.5T", "125M")')
+        raise ValueError(f"cannot read {value!r} as a parameter count")
     number, suffix = match.groups()
     try:
         result = float(Decimal(number) * _QUANTITY_SUFFIX[suffix.lower()])
@@ -58,7 +64,7 @@ def parse_quantity(value: object) -> float:
 
 
 def format_quantity(value: float) -> str:
-    """Short human form of a count: ``70000000000.0`` -> ``"70B"``, ``1.5e12`` -> ``"1.5T"``."""
+    """Short human form of a count: 70000000000.0 -> "70B", 1.5e12 -> "1.5T"."""
     for suffix, scale in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(value) >= scale:
             return f"{value / scale:.4g}{suffix}"
@@ -66,7 +72,7 @@ def format_quantity(value: float) -> str:
 
 
 def parse_duration(value: object) -> float:
-    """Parse a duration such as ``"30s"``, ``"15m"``, ``"1h30m"`` or ``1800`` into seconds."""
+    """Parse a duration such as "30s", "15m", "1h30m" or 1800 into seconds."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration, got the boolean {str(value).lower()}")
     if isinstance(value, int | float):
@@ -83,14 +89,12 @@ def parse_duration(value: object) -> float:
         total += Decimal(match.group(1)) * _DURATION_UNIT[match.group(2)]
         pos = match.end()
     if pos != len(text) or not text:
-        raise ValueError(
-            f'cannot read {value!r} as a duration (examples: "30s", "15m", "2h", "1h30m", or seconds)'
-        )
+        raise ValueError(f"cannot read {value!r} as a duration")
     return _positive_number(float(total), "a duration")
 
 
 def format_duration(seconds: float) -> str:
-    """Short human form of a duration in seconds: ``5400`` -> ``"1h30m"``."""
+    """Short human form of a duration in seconds: 5400 -> "1h30m"."""
     if seconds < 1:
         return f"{seconds * 1000:g}ms"
     remaining = seconds

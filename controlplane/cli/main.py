@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import cluster, jobs, resources, server
+from controlplane.cli import catalog, cluster, jobs, resources, server
 from controlplane.cli.context import CliContext
 from controlplane.cli.output import OutputFormat
 from controlplane.client.client import DEFAULT_SERVER
@@ -38,6 +38,7 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(cluster.pools_app, name="pools")
 app.add_typer(cluster.queues_app, name="queues")
 app.add_typer(server.app, name="server")
+app.add_typer(catalog.app, name="catalog")
 
 
 def run() -> None:

@@ -7,12 +7,14 @@ from typing import Annotated
 import typer
 
 from controlplane.api.app import create_app
+from controlplane.cli.errors import friendly_errors
 from controlplane.settings import Settings
 
 app = typer.Typer(help="Run the control-plane server.", no_args_is_help=True)
 
 
 @app.command("start")
+@friendly_errors
 def start(host: Annotated[str | None, typer.Option(help="bind address (default 127.0.0.1)")] = None,
           port: Annotated[int | None, typer.Option(help="port (default 8080)")] = None,
           database_url: Annotated[str | None, typer.Option(envvar="SUANLI_DATABASE_URL",

@@ -50,7 +50,7 @@ def switch_job_status(session: Session, job_id: str, target: JobStatus, *, messa
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"job {job_id} not found", field="job_id")
-    current = JobStatus(row.status)
+    current, target = JobStatus(row.status), JobStatus(target)
     check_job_transition(current, target)
     moment = now or utcnow()
     row.status = target.value
@@ -79,7 +79,7 @@ def switch_attempt_status(session: Session, attempt_id: str, target: AttemptStat
     ).one_or_none()
     if row is None:
         raise NotFoundError(f"attempt {attempt_id} not found", field="attempt_id")
-    current = AttemptStatus(row.status)
+    current, target = AttemptStatus(row.status), AttemptStatus(target)
     check_attempt_transition(current, target)
     moment = now or utcnow()
     row.status = target.value

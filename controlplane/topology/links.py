@@ -37,10 +37,16 @@ from controlplane.topology.levels import Level, LinkModel, LinkSpec
 
 @dataclass(frozen=True, slots=True)
 class AcceleratorLinks:
-    """Link figures of an accelerator family, GB/s per device in one direction."""
+    """Link figures of an accelerator family, GB/s per device in one direction.
+
+    ``domain_devices``: size of its scale-up domain when that is not "all devices of a node":
+    fewer (H100 NVL pairs) splits a node into domains, more (GB200 NVL72) makes the rack the
+    domain. ``None``: one domain per node.
+    """
 
     scaleup_gbytes_per_s: float
     scaleout_gbytes_per_s: float | None = None
+    domain_devices: int | None = None
 
 
 LinkDefaults = Callable[[str], AcceleratorLinks]
@@ -97,16 +103,30 @@ def table_link_defaults(table: Mapping[str, AcceleratorLinks]) -> LinkDefaults:
     return lookup
 
 
-def derive_link_model(*, accelerator: str, devices_per_node: int, nodes_per_rack: int,
-                      scaleup_level: Level, overrides: LinkOverrides,
-                      link_defaults: LinkDefaults, fabric: FabricDefaults,
-                      field_prefix: str = "pool") -> LinkModel:
-    """The uplinks of one pool, derived as the module docstring describes."""
-    accelerator_links = link_defaults(accelerator) if overrides.needs_accelerator_defaults() else None
+def lookup_accelerator_links(accelerator: str, overrides: LinkOverrides, link_defaults: LinkDefaults,
+                             field_path: str) -> AcceleratorLinks | None:
+    """The accelerator's figures; ``None`` when it is unknown but the pool states every figure
+    the model needs."""
+    try:
+        return link_defaults(accelerator)
+    except NotFoundError as error:
+        if not overrides.needs_accelerator_defaults():
+            return None
+        raise NotFoundError(
+            f"no link figures for accelerator {accelerator!r}: {error.message}", field=field_path,
+            hint="use a catalogued accelerator name, or state the scale-up and node network "
+                 "bandwidths in the pool's topology") from error
 
+
+def derive_link_model(*, devices_per_node: int, nodes_per_rack: int, scaleup_level: Level,
+                      overrides: LinkOverrides, accelerator_links: AcceleratorLinks | None,
+                      fabric: FabricDefaults, field_prefix: str = "pool") -> LinkModel:
+    """The uplinks of one pool, derived as the module docstring describes."""
     scaleup_bw = overrides.scaleup_gbytes_per_s
     if scaleup_bw is None:
-        assert accelerator_links is not None
+        if accelerator_links is None:
+            raise InvalidInputError("no scale-up bandwidth known for this pool",
+                                    field=f"{field_prefix}.links.scaleup_gbytes_per_s")
         scaleup_bw = accelerator_links.scaleup_gbytes_per_s
     _require_positive(scaleup_bw, f"{field_prefix}.links.scaleup_gbytes_per_s")
 

@@ -8,6 +8,7 @@ behind its last ``seq``.)
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -41,12 +42,12 @@ class EventRepository:
             job_id=job_id, team=team, message=message, data=dict(data or {}),
         )
         self._session.add(row)
-        self._session.flush([row])
+        self._session.flush()
         return event_record(row)
 
     def list(self, *, job_id: str | None = None, entity: str | None = None,
              entity_id: str | None = None, type_prefix: str | None = None, team: str | None = None,
-             after_seq: int | None = None, limit: int = DEFAULT_EVENT_LIMIT) -> list[EventRecord]:
+             after_seq: int | None = None, limit: int = DEFAULT_EVENT_LIMIT) -> builtins.list[EventRecord]:
         """Events matching every given filter, oldest first, at most ``limit`` of them."""
         query = select(EventRow)
         if job_id is not None:

@@ -154,7 +154,7 @@ class JobRepository:
             raise NotFoundError(f"job {job_id} not found", field="job_id")
         row.restarts += 1
         row.updated_at = now or utcnow()
-        self._session.flush([row])
+        self._session.flush()
         return job_record(row)
 
     def _refuse_duplicates(self, row: JobRow) -> None:
@@ -163,5 +163,6 @@ class JobRepository:
                                 hint="choose another name, or delete the existing job first")
         if row.idempotency_key is not None and (
                 self.find_by_idempotency_key(row.team, row.idempotency_key) is not None):
-            raise ConflictError(f"idempotency key {row.idempotency_key!r} was already used by team {row.team}",
+            raise ConflictError(f"idempotency key {row.idempotency_key!r} was already used by team "
+                                f"{row.team}",
                                 field="idempotency_key", hint="use a fresh key for a new submission")

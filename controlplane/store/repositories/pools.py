@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from controlplane.domain.errors import NotFoundError
 from controlplane.store.converters import pool_record
 from controlplane.store.hashing import spec_hash
-from controlplane.store.models import PoolRow
+from controlplane.store.models import NodeRow, PoolRow
 from controlplane.store.models.base import utcnow
 from controlplane.store.records import PoolRecord, UpsertOutcome
 from controlplane.store.repositories._support import changed, conflict_on_integrity_error
@@ -51,7 +51,7 @@ class PoolRepository:
                 setattr(row, attribute, value)
             row.spec = dict(spec)
             row.updated_at = moment
-            self._session.flush([row])
+            self._session.flush()
             outcome = UpsertOutcome.UPDATED
         else:
             return pool_record(row), UpsertOutcome.UNCHANGED
@@ -92,7 +92,10 @@ class PoolRepository:
             raise NotFoundError(f"pool {pool_id} not found", field="pool_id")
         record = pool_record(row)
         self._session.delete(row)
-        self._session.flush([row])
+        self._session.flush()
+        for stale in [obj for obj in self._session.identity_map.values()
+                      if isinstance(obj, NodeRow) and obj.pool_id == pool_id]:
+            self._session.expunge(stale)  # removed by the database's cascade
         EventRepository(self._session).append(
             type="pool.deleted", entity="pool", entity_id=pool_id, message=f"pool {record.name} deleted",
             data={"name": record.name}, now=now,

@@ -1,0 +1,1 @@
+"""Versioned catalog data files (accelerator specs, cloud prices); see PROVENANCE.md."""

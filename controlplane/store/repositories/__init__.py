@@ -1,0 +1,23 @@
+"""Repositories: one per entity, each wrapping the caller's ``Session``.
+
+Repositories read and write rows and return plain records (:mod:`controlplane.store.records`);
+they never commit (the caller's ``session_scope`` does) and never change a status column (see
+:mod:`controlplane.store.transitions`). Integrity errors become ``ConflictError``.
+"""
+
+from controlplane.store.repositories.attempts import AttemptRepository, default_request_id
+from controlplane.store.repositories.events import EventRepository
+from controlplane.store.repositories.jobs import JobRepository
+from controlplane.store.repositories.nodes import NodeRepository
+from controlplane.store.repositories.pools import PoolRepository
+from controlplane.store.repositories.queues import QueueRepository
+
+__all__ = [
+    "AttemptRepository",
+    "EventRepository",
+    "JobRepository",
+    "NodeRepository",
+    "PoolRepository",
+    "QueueRepository",
+    "default_request_id",
+]
