@@ -102,7 +102,7 @@ class CheckpointPolicy(SpecModel):
 
     interval: Interval = "auto"
     """'auto' or a duration ("30s", "15m", "2h", or seconds); stored as seconds."""
-    tiers: tuple[TierUri, ...] = Field(default=("memory://",), min_length=1)
+    tiers: tuple[TierUri, ...] = Field(default=("memory://",), json_schema_extra={"minItems": 1})
     """Checkpoint tiers, fastest first."""
     keep_last: PositiveInt = 3
     """How many committed checkpoints to keep."""
@@ -113,6 +113,8 @@ class CheckpointPolicy(SpecModel):
     def _no_duplicate_tiers(self) -> CheckpointPolicy:
         seen: dict[str, int] = {}
         problems = []
+        if not self.tiers:
+            problems.append(Violation(("tiers",), "must list at least one tier", "e.g. tiers: [memory://]"))
         for index, uri in enumerate(self.tiers):
             key = _tier_key(uri)
             if key in seen:

@@ -145,10 +145,10 @@ def _show(value: Any) -> str:
 
 
 def close_match(word: str, options: Sequence[str]) -> str | None:
-    matches = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(word, list(options), n=1, cutoff=0.55)
     if not matches:
         lowered = {option.lower(): option for option in options}
-        matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.55)
         matches = [lowered[m] for m in matches]
     return matches[0] if matches else None
 
@@ -227,18 +227,14 @@ def _rephrase(error: Any, root: type[BaseModel], loc: Loc) -> tuple[str, str | N
     return re.sub(r"^(Value error|Assertion failed), ", "", message), None
 
 
-def _clean_loc(loc: Iterable[str | int]) -> tuple[Loc, bool]:
-    """Drop pydantic's union-branch tags and the dict-key marker from a location."""
-    cleaned: list[str | int] = []
-    key_error = False
-    for part in loc:
-        if part == "[key]":
-            key_error = True
-        elif isinstance(part, str) and ("[" in part or part.startswith("function-")):
-            continue
-        else:
-            cleaned.append(part)
-    return tuple(cleaned), key_error
+_BRANCH_TAG = re.compile(r"^[a-z][a-z_-]*\[.*\]$")
+
+
+def _clean_loc(loc: Iterable[str | int]) -> Loc:
+    """Drop pydantic's union-branch tags (``literal['any']``) and dict-key markers from a location."""
+    return tuple(
+        part for part in loc if not (isinstance(part, str) and (part == "[key]" or _BRANCH_TAG.match(part)))
+    )
 
 
 def issues_from_validation_error(
@@ -246,24 +242,22 @@ def issues_from_validation_error(
     root: type[BaseModel],
     source: str,
     line_of: LineOf | None = None,
-    prefix: Loc = (),
 ) -> list[SpecIssue]:
-    """Rewrite a pydantic ValidationError raised by root into issues."""
+    """Rewrite a pydantic ValidationError raised while validating ``root`` into issues."""
     issues: list[SpecIssue] = []
     seen: set[tuple[str, str]] = set()
     for error in exc.errors(include_url=False):
-        loc, _ = _clean_loc(error["loc"])
-        loc = prefix + loc
+        loc = _clean_loc(error["loc"])
         found: list[tuple[Loc, str, str | None]] = []
         if error["type"] == SPEC_ERROR_TYPE:
             violations: Sequence[Violation] = (error.get("ctx") or {}).get("violations", ())
             found.extend((loc + v.loc, v.message, v.hint) for v in violations)
         else:
-            message, hint = _rephrase(error, root, loc[len(prefix) :])
+            message, hint = _rephrase(error, root, loc)
             found.append((loc, message, hint))
         for where, message, hint in found:
             path = format_path(where)
-            if (path, message) in seen:
+            if (path, message) in seen:  # union branches can report the same problem twice
                 continue
             seen.add((path, message))
             line = line_of(where) if line_of is not None else None

@@ -25,6 +25,7 @@ from jobspecs._base import (
     Violation,
     choices,
     divisors,
+    fail,
     raise_violations,
 )
 from jobspecs.common import AcceleratorTypes, ServingScheduling
@@ -55,6 +56,11 @@ class ReplicaRange(SpecModel, json_schema_extra=_max_is_optional):
             low = data.get("min", 1)
             if isinstance(low, int) and not isinstance(low, bool):
                 return {**data, "max": max(low, 1)}
+        if not isinstance(data, dict | ReplicaRange):
+            fail(
+                f"must be a replica count or a mapping with min and max (got {data!r})",
+                "write replicas: 2 or replicas: {min: 1, max: 4}",
+            )
         return data
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from jobspecs._base import (
     PositiveInt,
     SpecModel,
     Violation,
+    fail,
     raise_violations,
     reject_bool,
 )
@@ -72,6 +73,11 @@ class NodeRange(SpecModel, json_schema_extra=_max_is_optional):
             return {"min": data, "max": data}
         if isinstance(data, dict) and "max" not in data and "min" in data:
             return {**data, "max": data["min"]}
+        if not isinstance(data, dict | NodeRange):
+            fail(
+                f"must be a node count or a mapping with min and max (got {data!r})",
+                "write nodes: 4 or nodes: {min: 0, max: 4}",
+            )
         return data
 
     @model_validator(mode="after")

@@ -42,7 +42,8 @@ class Calibration:
     gemm_by_accelerator: EfficiencyTable
     gemm_default: Mapping[str, float]
     attention_to_gemm: float
-    sustained_fraction: float
+    sustained_by_family: Mapping[str, float]
+    sustained_default: float
     elementwise_bytes_per_stored_byte: float
     hbm_efficiency: float
     intra_node_collective_efficiency: float
@@ -67,8 +68,20 @@ class Calibration:
         """Fused attention (always 16-bit) forward+backward efficiency."""
         return self.gemm_efficiency(device, "bf16") * self.attention_to_gemm
 
-    def with_sustained_fraction(self, value: float) -> Calibration:
-        return replace(self, sustained_fraction=value)
+    def sustained_fraction(self, device: DeviceSpec) -> float:
+        """Share of kernel efficiency a training step sustains on ``device``'s family."""
+        for family, value in self.sustained_by_family.items():
+            if family.casefold() == device.family.casefold():
+                return value
+        return self.sustained_default
+
+    def with_sustained_fraction(self, value: float, *, family: str | None = None) -> Calibration:
+        """A copy with the sustained fraction of ``family`` (or of every family) replaced."""
+        if family is None:
+            return replace(self, sustained_by_family=MappingProxyType({}), sustained_default=value)
+        table = dict(self.sustained_by_family)
+        table[family] = value
+        return replace(self, sustained_by_family=MappingProxyType(table))
 
     @classmethod
     def from_document(cls, document: Any, *, origin: str = "<document>") -> Calibration:
@@ -81,12 +94,15 @@ class Calibration:
             gemm = document["gemm_efficiency"]
             collective = document["collective_efficiency"]
             latency = document["collective_latency_us"]
+            sustained = document["sustained_fraction"]
             calibration = cls(
                 gemm_by_family=_efficiency_table(gemm.get("families", {}), origin),
                 gemm_by_accelerator=_efficiency_table(gemm.get("accelerators", {}), origin),
                 gemm_default=MappingProxyType(_efficiencies(gemm["default"], f"{origin}: default")),
                 attention_to_gemm=_fraction(document["attention_to_gemm"], "attention_to_gemm"),
-                sustained_fraction=_fraction(document["sustained_fraction"], "sustained_fraction"),
+                sustained_by_family=MappingProxyType({
+                    str(k): _fraction(v, f"sustained_fraction.{k}") for k, v in sustained["families"].items()}),
+                sustained_default=_fraction(sustained["default"], "sustained_fraction.default"),
                 elementwise_bytes_per_stored_byte=float(document["elementwise_bytes_per_stored_byte"]),
                 hbm_efficiency=_fraction(document["hbm_efficiency"], "hbm_efficiency"),
                 intra_node_collective_efficiency=_fraction(collective["intra_node"], "collective.intra_node"),
@@ -100,7 +116,7 @@ class Calibration:
                 sources=MappingProxyType({
                     "gemm_efficiency": str(gemm.get("source", "")),
                     "attention_to_gemm": str(document.get("attention_to_gemm_source", "")),
-                    "sustained_fraction": str(document.get("sustained_fraction_fit", "")),
+                    "sustained_fraction": str(sustained.get("fit", "")),
                 }),
             )
         except (KeyError, TypeError) as exc:

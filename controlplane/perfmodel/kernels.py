@@ -28,6 +28,8 @@ class KernelTimer:
     device: DeviceSpec
     precision: Precision
     calibration: Calibration
+    compute_share: float = 1.0
+    """Share of the compute units left to compute kernels (the rest run communication)."""
 
     def _gemm_precision(self, gemm: Gemm) -> Precision:
         if self.precision == "fp8" and gemm.name not in HIGH_PRECISION_GEMMS:
@@ -37,7 +39,7 @@ class KernelTimer:
     def gemm_rate(self, precision: Precision) -> float:
         """Sustained FLOP/s of large GEMMs at ``precision``."""
         return (self.device.peak_flops(precision) * self.calibration.gemm_efficiency(self.device, precision)
-                * self.calibration.sustained_fraction)
+                * self.calibration.sustained_fraction(self.device) * self.compute_share)
 
     @property
     def memory_rate(self) -> float:
@@ -57,7 +59,7 @@ class KernelTimer:
     def fused_attention(self, flops: float) -> float:
         """Seconds for ``flops`` of fused attention (always 16-bit)."""
         rate = (self.device.peak_flops("bf16") * self.calibration.attention_efficiency(self.device)
-                * self.calibration.sustained_fraction)
+                * self.calibration.sustained_fraction(self.device) * self.compute_share)
         return flops / rate + self.calibration.kernel_overhead_s
 
     def streaming(self, nbytes: float, kernels: int = 1) -> float:

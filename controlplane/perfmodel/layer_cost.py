@@ -109,6 +109,7 @@ def _ep_all_to_alls(model: ModelShape, layout: Layout, device: DeviceSpec, calib
     if moe.routing_node_limit is not None:
         cross_copies = min(cross_copies, float(moe.routing_node_limit))
     intra, scale_out = intra_node_link(device, calibration), scale_out_link(device, calibration)
+    tokens *= moe.load_imbalance  # the busiest rank receives (and returns) the most tokens
     seconds = 0.0
     for element_bytes in (1.0 if model.precision == "fp8" else ACTIVATION_BYTES, ACTIVATION_BYTES):
         per_copy = tokens * model.hidden_size * element_bytes
@@ -121,8 +122,10 @@ def _ep_all_to_alls(model: ModelShape, layout: Layout, device: DeviceSpec, calib
 def layer_cost(model: ModelShape, layout: Layout, device: DeviceSpec, options: ExecutionOptions,
                calibration: Calibration, *, moe_layer: bool) -> LayerCost:
     """Cost of one transformer layer for one micro-batch on one device."""
-    timer = KernelTimer(device, model.precision, calibration)
-    gemm_forward = timer.gemms(layer_gemms(model, layout, moe_layer=moe_layer))
+    timer = KernelTimer(device, model.precision, calibration, compute_share=1 - options.comm_sm_fraction)
+    gemms = layer_gemms(model, layout, moe_layer=moe_layer)
+    imbalance = model.moe.load_imbalance if (moe_layer and model.moe is not None) else 1.0
+    gemm_forward = sum(timer.gemm(g) * (imbalance if g.name.startswith("experts") else 1.0) for g in gemms)
     attention_forward = _attention_forward(model, layout, options, timer)
     stored = activation_bytes_per_layer(model, layout, options, moe_layer=moe_layer, recompute="none")
     streaming_forward = timer.streaming(stored * calibration.elementwise_bytes_per_stored_byte / 3, kernels=8)
@@ -157,9 +160,10 @@ def layer_cost(model: ModelShape, layout: Layout, device: DeviceSpec, options: E
                      forward_compute_only=forward)
 
 
-def output_head_cost(model: ModelShape, layout: Layout, device: DeviceSpec, calibration: Calibration) -> LayerCost:
+def output_head_cost(model: ModelShape, layout: Layout, device: DeviceSpec, options: ExecutionOptions,
+                     calibration: Calibration) -> LayerCost:
     """The output projection and the cross-entropy over the vocabulary (last stage only)."""
-    timer = KernelTimer(device, model.precision, calibration)
+    timer = KernelTimer(device, model.precision, calibration, compute_share=1 - options.comm_sm_fraction)
     forward_gemm = timer.gemm(output_head_gemm(model, layout))
     logits = tokens_per_microbatch(model, layout) * model.vocab_size / layout.tp
     loss = timer.streaming(logits * 12.0, kernels=4)  # bf16 logits, fp32 softmax, gradient

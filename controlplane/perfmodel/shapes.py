@@ -37,7 +37,9 @@ class MoEShape:
     ``moe_layers`` MoE layers are the *last* layers of the model (DeepSeek-V3 keeps its first
     three layers dense); the others use the dense ``ffn_hidden_size``.  ``routing_node_limit``
     caps how many nodes one token is sent to (DeepSeek-V3's node-limited routing sends each
-    token to at most 4 nodes), which bounds cross-node all-to-all traffic.
+    token to at most 4 nodes), which bounds cross-node all-to-all traffic.  ``load_imbalance``
+    scales the expert work and all-to-all traffic of the busiest rank, which every rank waits
+    for (the expert-placement policy can supply it; benchmarks force-balance, i.e. 1.0).
     """
 
     experts: int
@@ -46,6 +48,8 @@ class MoEShape:
     shared_experts: int = 0
     moe_layers: int | None = None
     routing_node_limit: int | None = None
+    load_imbalance: float = 1.0
+    """Tokens on the busiest expert-parallel rank over the mean (1.0 = perfectly balanced)."""
 
     def __post_init__(self) -> None:
         _positive("moe.experts", self.experts)
@@ -58,6 +62,10 @@ class MoEShape:
             )
         if self.shared_experts < 0:
             raise InvalidInputError("must not be negative", field="moe.shared_experts")
+        if self.load_imbalance < 1.0:
+            raise InvalidInputError(
+                f"load_imbalance is max/mean tokens per rank, so at least 1 (got {self.load_imbalance})",
+                field="moe.load_imbalance")
 
 
 @dataclass(frozen=True)
@@ -234,6 +242,9 @@ class ExecutionOptions:
     overlap_p2p: bool = True
     overlap_tp_comm: bool = False
     overlap_ep_comm: bool = False
+    comm_sm_fraction: float = 0.0
+    """Share of the compute units dedicated to communication kernels (DeepSeek-V3: 20 of 132
+    SMs), taken away from matrix multiplications for the whole step."""
     grad_bytes: int = 4
     """Bytes per gradient element, accumulated and reduced (Megatron-LM does both in FP32 for BF16)."""
 

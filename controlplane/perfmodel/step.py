@@ -13,7 +13,7 @@ the output head on the last stage):
 - bubble: ``(pp-1)/v · t_mb`` for 1F1B (``v`` = virtual stages of the interleaved schedule,
   Narayanan et al. SC'21); ``(pp/2-1)·F`` for DualPipe (DeepSeek-V3 report, Table 2, with
   backward-for-input and backward-for-weights each about one forward).
-- p2p: each micro-batch crosses ``pp·v - 1`` stage boundaries forward and backward; the fill
+- p2p: activations of ``T·h/tp`` 16-bit values; each micro-batch crosses ``pp·v - 1`` stage boundaries forward and backward; the fill
   and drain sends are exposed, steady-state sends too unless ``overlap_p2p``.
 - DP: gradients are reduce-scattered (all-reduced without ZeRO) over the data-parallel group
   and parameters all-gathered after the optimizer step; with the overlap options the
@@ -119,7 +119,7 @@ def _critical_stage(model: ModelShape, layout: Layout, device: DeviceSpec, optio
                     calibration: Calibration) -> LayerCost:
     dense = layer_cost(model, layout, device, options, calibration, moe_layer=False)
     moe = layer_cost(model, layout, device, options, calibration, moe_layer=True) if model.moe else dense
-    head = output_head_cost(model, layout, device, calibration)
+    head = output_head_cost(model, layout, device, options, calibration)
     first, last = stage_layers(model, layout)
     if layout.pp == 1:
         return _stage_cost(model, first, dense, moe) + head
@@ -187,8 +187,9 @@ def estimate_step(model: ModelShape, layout: Layout, accelerator: object, *,
 
     p2p = 0.0
     if pp > 1:
-        sp = layout.tp if layout.sequence_parallel_active else 1
-        nbytes = tokens_per_microbatch(model, layout) * model.hidden_size * 2.0 / sp
+        # scattered over the tensor ranks (sequence parallelism, or Megatron's scatter/gather
+        # optimisation, SC'21 sec. 4.1) and re-gathered over the intra-node link
+        nbytes = tokens_per_microbatch(model, layout) * model.hidden_size * 2.0 / layout.tp
         link = group_link(device, calibration, size=pp, stride=layout.tp * layout.cp * layout.dp)
         send = point_to_point(nbytes, link)
         p2p = 2 * (pp * v - 1) * send + (0.0 if options.overlap_p2p else 2 * v * m * send)

@@ -27,16 +27,17 @@ def _document(value: dict[str, Any] | None) -> dict[str, Any]:
 
 def queue_record(row: QueueRow) -> QueueRecord:
     return QueueRecord(
-        id=row.id, team=row.team, name=row.name, spec=_document(row.spec), spec_hash=row.spec_hash,
-        created_at=row.created_at, updated_at=row.updated_at,
+        id=row.id, team=row.team, name=row.name, labels=_document(row.labels), spec=_document(row.spec),
+        spec_hash=row.spec_hash, created_at=row.created_at, updated_at=row.updated_at,
     )
 
 
 def pool_record(row: PoolRow) -> PoolRecord:
     return PoolRecord(
         id=row.id, name=row.name, provider=row.provider, region=row.region, zone=row.zone,
-        accelerator=row.accelerator, capacity_type=row.capacity_type, spec=_document(row.spec),
-        spec_hash=row.spec_hash, created_at=row.created_at, updated_at=row.updated_at,
+        accelerator=row.accelerator, capacity_type=row.capacity_type, labels=_document(row.labels),
+        spec=_document(row.spec), spec_hash=row.spec_hash, created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -51,8 +52,9 @@ def node_record(row: NodeRow) -> NodeRecord:
 def job_record(row: JobRow) -> JobRecord:
     return JobRecord(
         id=row.id, kind=row.kind, team=row.team, name=row.name, queue=row.queue,
-        priority_class=row.priority_class, priority=row.priority, spec=_document(row.spec),
-        spec_hash=row.spec_hash, status=JobStatus(row.status), status_message=row.status_message,
+        priority_class=row.priority_class, priority=row.priority, labels=_document(row.labels),
+        spec=_document(row.spec), spec_hash=row.spec_hash, status=JobStatus(row.status),
+        status_message=row.status_message,
         idempotency_key=row.idempotency_key, restarts=row.restarts, created_at=row.created_at,
         updated_at=row.updated_at, finished_at=row.finished_at,
     )

@@ -59,6 +59,7 @@ class QueueRecord(_Record):
     id: str
     team: str
     name: str
+    labels: dict[str, Any]
     spec: dict[str, Any]
     spec_hash: str
     created_at: datetime
@@ -74,6 +75,7 @@ class PoolRecord(_Record):
     zone: str | None
     accelerator: str
     capacity_type: str
+    labels: dict[str, Any]
     spec: dict[str, Any]
     spec_hash: str
     created_at: datetime
@@ -102,6 +104,7 @@ class JobRecord(_Record):
     queue: str
     priority_class: str
     priority: int
+    labels: dict[str, Any]
     spec: dict[str, Any]
     spec_hash: str
     status: JobStatus

@@ -48,7 +48,7 @@ def level_fragmentation(level: Level, free: npt.NDArray[np.int32],
     total = int(free.sum())
     largest = int(free.max()) if free.size else 0
     whole = free == capacity
-    free_in_whole = int(capacity[whole].sum())
+    free_in_whole = int((capacity * whole).sum())
     best_possible = min(total, int(capacity.max())) if free.size else 0
     index = 0.0 if best_possible == 0 else 1.0 - largest / best_possible
     return LevelFragmentation(level=level, subtrees=int(free.size), total_free=total,

@@ -18,6 +18,7 @@ stays with its owner until released; releasing it does not make it free until th
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -129,6 +130,10 @@ class Topology:
         """Free devices under a subtree, O(1)."""
         return int(self.state.free[self.tree.check(subtree)])
 
+    def free_devices_in_pool(self, pool: str) -> int:
+        """Free devices of one pool, O(1) (pools are not subtrees: several may share a zone)."""
+        return int(self.state.pool_free[self.tree.pool_index(pool)])
+
     def free_device_ids(self, subtree: Subtree, limit: int | None = None) -> list[int]:
         """Ids of the free devices under a subtree, ascending (so domains fill in order)."""
         devices = self.tree.devices_under(subtree)
@@ -153,28 +158,32 @@ class Topology:
         return sorted(self.state.owner_codes)
 
     def subtrees_with_free(self, level: Level, at_least: int, within: Subtree | None = None,
-                           limit: int | None = None) -> list[Subtree]:
-        """Subtrees at ``level`` (under ``within``) with at least ``at_least`` free devices, in
-        best-fit order: fewest free devices first, then tree order."""
-        vertices = self.tree.descendant_range(within or self.root, level)
-        counts = self.state.free[vertices.start:vertices.stop]
+                           pool: str | None = None, limit: int | None = None) -> list[Subtree]:
+        """Subtrees at ``level`` (under ``within``, wholly in ``pool``) with at least
+        ``at_least`` free devices, in best-fit order: fewest free devices first, then tree order."""
+        vertices = self._vertices(level, within, pool)
+        counts = self.state.free[vertices]
         fitting = np.flatnonzero(counts >= at_least)
-        ordered = fitting[np.argsort(counts[fitting], kind="stable")]
+        ordered = vertices[fitting[np.argsort(counts[fitting], kind="stable")]]
         if limit is not None:
             ordered = ordered[:max(limit, 0)]
-        return [self.tree.at(vertices.start + int(offset)) for offset in ordered]
+        return [self.tree.at(int(vertex)) for vertex in ordered]
 
-    def fragmentation(self, levels: Iterable[Level] | None = None,
-                      within: Subtree | None = None) -> dict[Level, LevelFragmentation]:
+    def fragmentation(self, levels: Iterable[Level] | None = None, within: Subtree | None = None,
+                      pool: str | None = None) -> dict[Level, LevelFragmentation]:
         """Per-level fragmentation figures (``controlplane.topology.fragmentation``), by default
-        for every level from CLUSTER to DOMAIN, over the whole tree or under ``within``."""
+        for every level from CLUSTER to DOMAIN, over the whole tree, under ``within``, and/or
+        over the subtrees wholly in ``pool`` (levels above a pool's spines then count none)."""
         chosen = [level for level in LEVELS if level is not Level.DEVICE] if levels is None else list(levels)
-        top = within or self.root
         figures: dict[Level, LevelFragmentation] = {}
         for level in chosen:
-            vertices = self.tree.descendant_range(top, level)
-            figures[level] = level_fragmentation(level, self.state.free[vertices.start:vertices.stop],
-                                                 self.tree.capacity[vertices.start:vertices.stop])
+            if pool is None:
+                span = self.tree.descendant_range(within or self.root, level)
+                free, capacity = self.state.free[span.start:span.stop], self.tree.capacity[span.start:span.stop]
+            else:
+                vertices = self._vertices(level, within, pool)
+                free, capacity = self.state.free[vertices], self.tree.capacity[vertices]
+            figures[level] = level_fragmentation(level, free, capacity)
         return figures
 
     # -- changes -----------------------------------------------------------------------------
@@ -202,8 +211,10 @@ class Topology:
                 f"device {self.device_name(device)} (id {device}) is on unavailable node "
                 f"{self.node_of(device).name}", field="device_ids",
                 hint="pick devices on available nodes", details={"device": device})
-        self.state.owner[ids] = self.state.code_for(owner)
-        np.subtract.at(self.state.free, self.tree.device_ancestors[ids].ravel(), 1)
+        code = self.state.code_for(owner)
+        self.state.owner[ids] = code
+        self.state.held[code] += int(ids.size)
+        self._count(ids, -1)
 
     def release(self, device_ids: Iterable[int]) -> None:
         """Return owned devices, all or none; releasing an unowned device is refused."""
@@ -216,10 +227,7 @@ class Topology:
             raise ConflictError(f"device {self.device_name(device)} (id {device}) is not allocated",
                                 field="device_ids", hint="release only devices an owner holds",
                                 details={"device": device})
-        codes = np.unique(self.state.owner[ids])
         self._free_owned(ids)
-        for code in codes:
-            self.state.forget_if_unused(int(code))
 
     def release_owner(self, owner: str) -> list[int]:
         """Return every device ``owner`` holds; the ids released (empty if none, so it is safe
@@ -229,7 +237,6 @@ class Topology:
             return []
         ids = np.flatnonzero(self.state.owner == code)
         self._free_owned(ids)
-        self.state.forget_if_unused(code)
         return ids.tolist()
 
     def mark_node_unavailable(self, node: Subtree | str) -> bool:
@@ -241,7 +248,7 @@ class Topology:
             return False
         free_ids = np.asarray(self.free_device_ids(self.tree.at(vertex)), dtype=np.intp)
         self.state.node_available[index] = False
-        np.subtract.at(self.state.free, self.tree.device_ancestors[free_ids].ravel(), 1)
+        self._count(free_ids, -1)
         return True
 
     def mark_node_available(self, node: Subtree | str) -> bool:
@@ -255,7 +262,7 @@ class Topology:
         devices = self.tree.devices_under(self.tree.at(vertex))
         ids = np.arange(devices.start, devices.stop)
         ids = ids[self.state.owner[ids] == UNOWNED]
-        np.add.at(self.state.free, self.tree.device_ancestors[ids].ravel(), 1)
+        self._count(ids, 1)
         return True
 
     def is_node_available(self, node: Subtree | str) -> bool:
@@ -266,24 +273,43 @@ class Topology:
 
     # -- helpers -----------------------------------------------------------------------------
 
+    def _vertices(self, level: Level, within: Subtree | None, pool: str | None) -> npt.NDArray[np.intp]:
+        """Vertex ids at ``level`` under ``within`` (default: the root), restricted to ``pool``."""
+        span = self.tree.descendant_range(within or self.root, level)
+        vertices = np.arange(span.start, span.stop, dtype=np.intp)
+        if pool is not None:
+            vertices = vertices[self.tree.vertex_pool[vertices] == self.tree.pool_index(pool)]
+        return vertices
+
     def _free_owned(self, ids: npt.NDArray[np.intp]) -> None:
+        codes = self.state.owner[ids]
+        if ids.size and (codes == codes[0]).all():
+            self.state.drop(int(codes[0]), int(ids.size))
+        else:
+            for code, count in Counter(codes.tolist()).items():
+                self.state.drop(code, count)
         self.state.owner[ids] = UNOWNED
         on_available = ids[self._on_available_node(ids)]
-        np.add.at(self.state.free, self.tree.device_ancestors[on_available].ravel(), 1)
+        self._count(on_available, 1)
+
+    def _count(self, ids: npt.NDArray[np.intp], delta: int) -> None:
+        """Add ``delta`` to the free count of every ancestor of every device, and to its pool."""
+        np.add.at(self.state.free, self.tree.device_ancestors[ids].ravel(), delta)
+        np.add.at(self.state.pool_free, self.tree.device_pool[ids], delta)
 
     def _on_available_node(self, ids: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         return self.state.node_available[self.tree.device_ancestors[ids, Level.NODE] - self._node_base]
 
     def _checked_ids(self, device_ids: Iterable[int]) -> npt.NDArray[np.intp]:
-        ids = np.fromiter((int(device) for device in device_ids), dtype=np.intp)
+        ids = np.fromiter(device_ids, dtype=np.intp)
         if ids.size == 0:
             return ids
-        outside = ids[(ids < 0) | (ids >= self.device_count)]
-        if outside.size:
-            self.tree.check_device(int(outside[0]))
-        unique, counts = np.unique(ids, return_counts=True)
-        if unique.size != ids.size:
-            repeated = int(unique[counts > 1][0])
+        if ids.min() < 0 or ids.max() >= self.device_count:
+            self.tree.check_device(int(ids[(ids < 0) | (ids >= self.device_count)][0]))
+        ordered = np.sort(ids)
+        repeats = ordered[1:][ordered[1:] == ordered[:-1]]
+        if repeats.size:
+            repeated = int(repeats[0])
             raise InvalidInputError(f"device {self.device_name(repeated)} (id {repeated}) is listed twice",
                                     field="device_ids")
         return ids

@@ -44,6 +44,9 @@ class Subtree:
     name: str
 
 
+NO_POOL = -1
+
+
 @dataclass(frozen=True, slots=True)
 class PoolInfo:
     """What the tree knows about one pool."""
@@ -113,6 +116,7 @@ class TopologyTree:
                 self.child_lo[lo:hi] = child_lo + np.searchsorted(child_parents, ids, side="left")
                 self.child_hi[lo:hi] = child_lo + np.searchsorted(child_parents, ids, side="right")
         self.capacity = (self.dev_hi - self.dev_lo).astype(np.int32)
+        self.vertex_pool = self._vertex_pools()
         self._by_name: dict[Level, dict[str, int]] = {
             level: {self._names[v]: v for v in range(*self.block(level))}
             for level in LEVELS if level < Level.DOMAIN
@@ -122,6 +126,20 @@ class TopologyTree:
         self._up_bandwidth = np.array([[bw for bw, _ in row] for row in bottlenecks], dtype=np.float64)
         self._up_latency = np.array([[lat for _, lat in row] for row in bottlenecks], dtype=np.float64)
         self._scaleup_level = np.array([pool.scaleup_level for pool in self.pools], dtype=np.int8)
+
+    def _vertex_pools(self) -> npt.NDArray[np.int16]:
+        """Pool index of every vertex whose devices all belong to one pool; -1 for vertices
+        spanning pools (a shared zone, a rack labelled into two pools) or holding no device."""
+        result = np.full(self.level_offsets[-1], NO_POOL, dtype=np.int16)
+        if self.device_count == 0:
+            return result
+        for level in LEVELS:
+            lo, hi = self.block(level)
+            starts = self.dev_lo[lo:hi]
+            lowest = np.minimum.reduceat(self.device_pool, starts)
+            highest = np.maximum.reduceat(self.device_pool, starts)
+            result[lo:hi] = np.where(lowest == highest, lowest, NO_POOL)
+        return result
 
     # -- structure ---------------------------------------------------------------------------
 

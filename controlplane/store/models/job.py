@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from controlplane.domain.statuses import JobStatus
 from controlplane.store.models.base import (
+    EMPTY_JSON,
     HASH_LENGTH,
     ID_LENGTH,
     NAME_LENGTH,
@@ -56,6 +57,7 @@ class JobRow(Base):
     queue: Mapped[str] = mapped_column(String(NAME_LENGTH))
     priority_class: Mapped[str] = mapped_column(String(SHORT_TEXT))
     priority: Mapped[int]
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict, server_default=EMPTY_JSON)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     spec_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     status: Mapped[str] = mapped_column(String(SHORT_TEXT))

@@ -14,6 +14,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controlplane.store.models.base import (
+    EMPTY_JSON,
     HASH_LENGTH,
     ID_LENGTH,
     NAME_LENGTH,
@@ -35,6 +36,7 @@ class PoolRow(Base):
     zone: Mapped[str | None] = mapped_column(String(SHORT_TEXT))
     accelerator: Mapped[str] = mapped_column(String(SHORT_TEXT))
     capacity_type: Mapped[str] = mapped_column(String(SHORT_TEXT))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict, server_default=EMPTY_JSON)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     spec_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -13,6 +13,7 @@ from sqlalchemy import String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from controlplane.store.models.base import (
+    EMPTY_JSON,
     HASH_LENGTH,
     ID_LENGTH,
     NAME_LENGTH,
@@ -30,6 +31,7 @@ class QueueRow(Base):
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True, default=new_id)
     team: Mapped[str] = mapped_column(String(NAME_LENGTH))
     name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict, server_default=EMPTY_JSON)
     spec: Mapped[dict[str, Any]] = mapped_column(JSONDocument)
     spec_hash: Mapped[str] = mapped_column(String(HASH_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,8 +2,8 @@
 
 An attempt is created ``PENDING`` with the next ``number`` of its job; a job has at most one
 active attempt (``PENDING``, ``LAUNCHING``, ``RUNNING`` or ``STOPPING``) at a time. Statuses
-change only through :mod:`controlplane.store.transitions`. Creating an attempt appends an
-``attempt.created`` event in the same transaction.
+change only through :mod:`controlplane.store.transitions`; creating an attempt writes no event
+(the controller that creates it records why).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from controlplane.store.models import AttemptRow, JobRow
 from controlplane.store.models.base import new_id, utcnow
 from controlplane.store.records import AttemptRecord
 from controlplane.store.repositories._support import conflict_on_integrity_error
-from controlplane.store.repositories.events import EventRepository
 
 _ACTIVE = [status.value for status in ACTIVE_ATTEMPT_STATUSES]
 
@@ -45,8 +44,7 @@ class AttemptRepository:
         Raises ``NotFoundError`` for an unknown job and ``ConflictError`` if the job still has an
         active attempt or the request id is taken (also when two callers race for one number).
         """
-        team = self._session.scalar(select(JobRow.team).where(JobRow.id == job_id))
-        if team is None:
+        if self._session.scalar(select(JobRow.id).where(JobRow.id == job_id)) is None:
             raise NotFoundError(f"job {job_id} not found", field="job_id")
         active = self.active_for_job(job_id)
         if active is not None:
@@ -68,13 +66,6 @@ class AttemptRepository:
             field="request_id",
         ):
             self._session.add(row)
-        EventRepository(self._session).append(
-            type="attempt.created", entity="attempt", entity_id=row.id, job_id=job_id, team=team,
-            message=f"attempt #{number} created",
-            data={"number": number, "pool_id": pool_id, "accelerator": accelerator,
-                  "request_id": row.request_id},
-            now=moment,
-        )
         return attempt_record(row)
 
     def get(self, attempt_id: str) -> AttemptRecord:
@@ -96,6 +87,19 @@ class AttemptRepository:
             select(AttemptRow).where(AttemptRow.job_id == job_id).order_by(AttemptRow.number))
         return [attempt_record(row) for row in rows]
 
+    def list_for_jobs(self, job_ids: Iterable[str]) -> dict[str, builtins.list[AttemptRecord]]:
+        """The attempts of each job in ``job_ids`` (first attempt first); jobs without any are absent."""
+        wanted = builtins.list(dict.fromkeys(job_ids))
+        by_job: dict[str, builtins.list[AttemptRecord]] = {}
+        if not wanted:
+            return by_job
+        rows = self._session.scalars(
+            select(AttemptRow).where(AttemptRow.job_id.in_(wanted))
+            .order_by(AttemptRow.job_id, AttemptRow.number))
+        for row in rows:
+            by_job.setdefault(row.job_id, []).append(attempt_record(row))
+        return by_job
+
     def active_for_job(self, job_id: str) -> AttemptRecord | None:
         """The job's attempt that has not ended yet, if any."""
         row = self._session.scalars(
@@ -105,6 +109,12 @@ class AttemptRepository:
             .limit(1)
         ).one_or_none()
         return attempt_record(row) if row else None
+
+    def count_active_in_pool(self, pool_id: str) -> int:
+        """How many attempts placed in ``pool_id`` have not ended."""
+        return self._session.scalar(
+            select(func.count()).select_from(AttemptRow)
+            .where(AttemptRow.pool_id == pool_id, AttemptRow.status.in_(_ACTIVE))) or 0
 
     def list_by_status(self, statuses: Iterable[AttemptStatus] = ACTIVE_ATTEMPT_STATUSES
                        ) -> builtins.list[AttemptRecord]:

@@ -1,7 +1,7 @@
 """Jobs: submit (create in ``PENDING``), look up, list with keyset pagination, count.
 
 A job's status is never written here; see :mod:`controlplane.store.transitions`. Creating a job
-appends a ``job.submitted`` event in the same transaction.
+writes no event: the use case that creates it appends ``job.submitted`` with what it knows.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from sqlalchemy.orm import Session
 from controlplane.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from controlplane.domain.statuses import JobStatus
 from controlplane.store.converters import job_record
-from controlplane.store.hashing import spec_hash
+from controlplane.store.hashing import spec_hash as hash_spec
 from controlplane.store.models import JobRow
 from controlplane.store.models.base import new_id, utcnow
 from controlplane.store.models.job import JOB_KINDS
-from controlplane.store.pagination import Cursor, Page, check_limit, encode_cursor
+from controlplane.store.pagination import Cursor, Page, check_limit, decode_cursor, encode_cursor
 from controlplane.store.priorities import DEFAULT_PRIORITY_CLASS, priority_for_class
 from controlplane.store.records import JobRecord
 from controlplane.store.repositories._support import after_cursor, conflict_on_integrity_error
-from controlplane.store.repositories.events import EventRepository
+from controlplane.store.repositories.attempts import AttemptRepository
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -35,23 +35,32 @@ class JobRepository:
         self._session = session
 
     def add(self, *, kind: str, team: str, name: str, queue: str, spec: dict[str, Any],
-            priority_class: str = DEFAULT_PRIORITY_CLASS, idempotency_key: str | None = None,
+            priority_class: str = DEFAULT_PRIORITY_CLASS, priority: int | None = None,
+            labels: dict[str, Any] | None = None, spec_hash: str | None = None,
+            idempotency_key: str | None = None, status_message: str = "submitted",
             job_id: str | None = None, now: datetime | None = None) -> JobRecord:
-        """Create a ``PENDING`` job and its ``job.submitted`` event.
+        """Create a ``PENDING`` job.
 
-        Raises ``ConflictError`` if ``(kind, team, name)`` or ``(team, idempotency_key)`` is
-        taken (checked first for a precise message, and enforced by unique constraints against
-        races), ``InvalidInputError`` for an unknown kind or priority class.
+        ``priority`` defaults to the integer of ``priority_class``; ``spec_hash`` defaults to
+        :func:`controlplane.store.hashing.spec_hash` of ``spec`` (pass your own digest to compare
+        later submissions against it). Raises ``ConflictError`` if ``(kind, team, name)`` or
+        ``(team, idempotency_key)`` is taken (checked first for a precise message, and enforced
+        by unique constraints against races), ``InvalidInputError`` for an unknown kind or
+        priority class.
         """
         if kind not in JOB_KINDS:
             raise InvalidInputError(f"unknown job kind {kind!r}", field="kind",
                                     hint=f"use one of: {', '.join(JOB_KINDS)}")
         moment = now or utcnow()
+        class_priority = priority_for_class(priority_class)
+        digest = hash_spec(spec)  # also refuses a spec that is not a JSON document
         row = JobRow(
             id=job_id or new_id(), kind=kind, team=team, name=name, queue=queue,
-            priority_class=priority_class, priority=priority_for_class(priority_class),
-            spec=dict(spec), spec_hash=spec_hash(spec), status=JobStatus.PENDING.value,
-            status_message="submitted", idempotency_key=idempotency_key, restarts=0,
+            priority_class=priority_class,
+            priority=class_priority if priority is None else priority,
+            labels=dict(labels or {}), spec=dict(spec), spec_hash=spec_hash or digest,
+            status=JobStatus.PENDING.value, status_message=status_message,
+            idempotency_key=idempotency_key, restarts=0,
             created_at=moment, updated_at=moment, finished_at=None,
         )
         self._refuse_duplicates(row)
@@ -60,11 +69,6 @@ class JobRepository:
             field="metadata.name",
         ):
             self._session.add(row)
-        EventRepository(self._session).append(
-            type="job.submitted", entity="job", entity_id=row.id, job_id=row.id, team=team,
-            message=f"{kind} {team}/{name} submitted to queue {queue}",
-            data={"kind": kind, "queue": queue, "priority_class": priority_class}, now=moment,
-        )
         return job_record(row)
 
     def get(self, job_id: str) -> JobRecord:
@@ -90,14 +94,17 @@ class JobRepository:
 
     def list(self, *, kind: str | None = None, team: str | None = None,
              statuses: Iterable[JobStatus] | None = None, queue: str | None = None,
-             name_prefix: str | None = None, after: Cursor | None = None,
+             name_prefix: str | None = None, after: Cursor | str | None = None,
              limit: int = DEFAULT_PAGE_SIZE, newest_first: bool = False) -> Page[JobRecord]:
         """One page of jobs matching every given filter, in ``(created_at, id)`` order.
 
-        Pass the previous page's ``next_cursor`` (decoded with ``decode_cursor``) as ``after``
-        to continue; the cursor remembers the order, and a cursor of the other order is refused.
+        Pass the previous page's ``next_cursor`` as ``after`` to continue (the opaque string as
+        received from a client, or a decoded :class:`Cursor`); a malformed string, or a cursor
+        of the other order, raises ``InvalidInputError`` naming ``cursor``.
         """
         check_limit(limit)
+        if isinstance(after, str):
+            after = decode_cursor(after) if after else None
         query = select(JobRow)
         if kind is not None:
             query = query.where(JobRow.kind == kind)
@@ -146,6 +153,10 @@ class JobRepository:
         for status, count in self._session.execute(query):
             counts[JobStatus(status)] = count
         return counts
+
+    def count_active_attempts_in_pool(self, pool_id: str) -> int:
+        """How many attempts placed in ``pool_id`` have not ended (a pool in use cannot go)."""
+        return AttemptRepository(self._session).count_active_in_pool(pool_id)
 
     def increment_restarts(self, job_id: str, *, now: datetime | None = None) -> JobRecord:
         """Count one more restart of ``job_id`` (called when a new attempt resumes it)."""

@@ -1,9 +1,10 @@
 """Nodes: register or refresh a pool's nodes, list them, change their scheduling state.
 
-Registering a node that did not exist appends ``node.registered``; a changed device count,
-accelerator, labels or pool appends ``node.updated``; a state change appends
-``node.state_changed`` with ``{"from", "to"}``. Setting the state a node already has is a no-op,
-so a sync loop can repeat itself freely.
+Registering or refreshing a node reports ``created`` / ``updated`` / ``unchanged`` and writes
+no event (the caller decides what is worth logging). A state change is the node's equivalent of
+a status switch: :meth:`NodeRepository.set_state` appends ``node.state_changed`` with
+``{"from", "to"}`` in the same transaction. Setting the state a node already has is a no-op, so
+a sync loop can repeat itself freely.
 """
 
 from __future__ import annotations
@@ -45,20 +46,14 @@ class NodeRepository:
             with conflict_on_integrity_error(self._session, f"node {name} was registered concurrently",
                                              field="name"):
                 self._session.add(row)
-            outcome, event_type = UpsertOutcome.CREATED, "node.registered"
-        elif changed(row, values):
-            for attribute, value in values.items():
-                setattr(row, attribute, value)
-            row.updated_at = moment
-            self._session.flush()
-            outcome, event_type = UpsertOutcome.UPDATED, "node.updated"
-        else:
+            return node_record(row), UpsertOutcome.CREATED
+        if not changed(row, values):
             return node_record(row), UpsertOutcome.UNCHANGED
-        EventRepository(self._session).append(
-            type=event_type, entity="node", entity_id=row.id, message=f"node {name} {outcome}",
-            data={"pool_id": pool_id, "accelerator": accelerator, "devices": devices}, now=moment,
-        )
-        return node_record(row), outcome
+        for attribute, value in values.items():
+            setattr(row, attribute, value)
+        row.updated_at = moment
+        self._session.flush()
+        return node_record(row), UpsertOutcome.UPDATED
 
     def get(self, node_id: str) -> NodeRecord:
         """The node with id ``node_id``; ``NotFoundError`` if there is none."""

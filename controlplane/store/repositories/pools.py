@@ -1,9 +1,9 @@
 """Accelerator pools: apply (create or update by name), look up, list, delete.
 
-An apply compares the stored ``spec_hash`` (and the indexed columns) with the new one and says
-whether it ``created``, ``updated`` or left the pool ``unchanged``; only the first two append a
-``pool.applied`` event. Deleting a pool deletes its nodes (``ON DELETE CASCADE``) and detaches
-its past attempts (``pool_id`` set to NULL), and appends ``pool.deleted``.
+An apply compares the stored spec hash, labels and indexed columns with the new ones and says
+whether it ``created``, ``updated`` or left the pool ``unchanged``. Deleting a pool deletes its
+nodes (``ON DELETE CASCADE``) and detaches its past attempts (``pool_id`` set to NULL). No
+event is written here: the use case records ``pool.*`` events with what it knows.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 
 from controlplane.domain.errors import NotFoundError
 from controlplane.store.converters import pool_record
-from controlplane.store.hashing import spec_hash
+from controlplane.store.hashing import spec_hash as hash_spec
 from controlplane.store.models import NodeRow, PoolRow
 from controlplane.store.models.base import utcnow
 from controlplane.store.records import PoolRecord, UpsertOutcome
 from controlplane.store.repositories._support import changed, conflict_on_integrity_error
-from controlplane.store.repositories.events import EventRepository
 
 
 class PoolRepository:
@@ -31,12 +30,18 @@ class PoolRepository:
 
     def upsert(self, *, name: str, provider: str, accelerator: str, capacity_type: str,
                spec: dict[str, Any], region: str | None = None, zone: str | None = None,
+               labels: dict[str, Any] | None = None, spec_hash: str | None = None,
                now: datetime | None = None) -> tuple[PoolRecord, UpsertOutcome]:
-        """Create pool ``name`` or bring it to this spec; say which of the two happened, if any."""
+        """Create pool ``name`` or bring it to this spec; say which of the two happened, if any.
+
+        ``spec_hash`` defaults to :func:`controlplane.store.hashing.spec_hash` of ``spec``; a
+        caller that passes its own digest must do so on every apply.
+        """
         moment = now or utcnow()
+        digest = hash_spec(spec)
         values: dict[str, Any] = {
             "provider": provider, "region": region, "zone": zone, "accelerator": accelerator,
-            "capacity_type": capacity_type, "spec_hash": spec_hash(spec),
+            "capacity_type": capacity_type, "labels": dict(labels or {}), "spec_hash": spec_hash or digest,
         }
         row = self._session.scalars(
             select(PoolRow).where(PoolRow.name == name).with_for_update()).one_or_none()
@@ -45,21 +50,15 @@ class PoolRepository:
             with conflict_on_integrity_error(self._session, f"pool {name} was created concurrently",
                                              field="metadata.name", hint="apply again"):
                 self._session.add(row)
-            outcome = UpsertOutcome.CREATED
-        elif changed(row, values):
-            for attribute, value in values.items():
-                setattr(row, attribute, value)
-            row.spec = dict(spec)
-            row.updated_at = moment
-            self._session.flush()
-            outcome = UpsertOutcome.UPDATED
-        else:
+            return pool_record(row), UpsertOutcome.CREATED
+        if not changed(row, values):
             return pool_record(row), UpsertOutcome.UNCHANGED
-        EventRepository(self._session).append(
-            type="pool.applied", entity="pool", entity_id=row.id, message=f"pool {name} {outcome}",
-            data={"outcome": outcome.value, "spec_hash": row.spec_hash}, now=moment,
-        )
-        return pool_record(row), outcome
+        for attribute, value in values.items():
+            setattr(row, attribute, value)
+        row.spec = dict(spec)
+        row.updated_at = moment
+        self._session.flush()
+        return pool_record(row), UpsertOutcome.UPDATED
 
     def get(self, pool_id: str) -> PoolRecord:
         """The pool with id ``pool_id``; ``NotFoundError`` if there is none."""
@@ -85,7 +84,11 @@ class PoolRepository:
             query = query.where(PoolRow.capacity_type == capacity_type)
         return [pool_record(row) for row in self._session.scalars(query.order_by(PoolRow.name))]
 
-    def delete(self, pool_id: str, *, now: datetime | None = None) -> PoolRecord:
+    def names_by_id(self) -> dict[str, str]:
+        """``{pool id: pool name}`` of every pool, to label attempts cheaply."""
+        return {pool_id: name for pool_id, name in self._session.execute(select(PoolRow.id, PoolRow.name))}
+
+    def delete(self, pool_id: str) -> PoolRecord:
         """Delete the pool and its nodes; return what was deleted."""
         row = self._session.get(PoolRow, pool_id)
         if row is None:
@@ -96,8 +99,4 @@ class PoolRepository:
         for stale in [obj for obj in self._session.identity_map.values()
                       if isinstance(obj, NodeRow) and obj.pool_id == pool_id]:
             self._session.expunge(stale)  # removed by the database's cascade
-        EventRepository(self._session).append(
-            type="pool.deleted", entity="pool", entity_id=pool_id, message=f"pool {record.name} deleted",
-            data={"name": record.name}, now=now,
-        )
         return record

@@ -1,7 +1,7 @@
 """Queues: apply (create or update by team and name), look up, list, delete.
 
-Apply reports ``created`` / ``updated`` / ``unchanged`` by comparing spec hashes; the first two
-append a ``queue.applied`` event, a delete appends ``queue.deleted``.
+Apply reports ``created`` / ``updated`` / ``unchanged`` by comparing spec hashes and labels. No
+event is written here: the use case records ``queue.*`` events with what it knows.
 """
 
 from __future__ import annotations
@@ -15,43 +15,41 @@ from sqlalchemy.orm import Session
 
 from controlplane.domain.errors import NotFoundError
 from controlplane.store.converters import queue_record
-from controlplane.store.hashing import spec_hash
+from controlplane.store.hashing import spec_hash as hash_spec
 from controlplane.store.models import QueueRow
 from controlplane.store.models.base import utcnow
 from controlplane.store.records import QueueRecord, UpsertOutcome
-from controlplane.store.repositories._support import conflict_on_integrity_error
-from controlplane.store.repositories.events import EventRepository
+from controlplane.store.repositories._support import changed, conflict_on_integrity_error
 
 
 class QueueRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def upsert(self, *, team: str, name: str, spec: dict[str, Any],
+    def upsert(self, *, team: str, name: str, spec: dict[str, Any], labels: dict[str, Any] | None = None,
+               spec_hash: str | None = None,
                now: datetime | None = None) -> tuple[QueueRecord, UpsertOutcome]:
-        """Create queue ``team/name`` or bring it to this spec; say which happened, if any."""
+        """Create queue ``team/name`` or bring it to this spec; say which happened, if any.
+
+        ``spec_hash`` defaults to :func:`controlplane.store.hashing.spec_hash` of ``spec``.
+        """
         moment = now or utcnow()
-        digest = spec_hash(spec)
+        digest = hash_spec(spec)
+        values: dict[str, Any] = {"labels": dict(labels or {}), "spec_hash": spec_hash or digest}
         row = self._find_row(team, name, lock=True)
         if row is None:
-            row = QueueRow(team=team, name=name, spec=dict(spec), spec_hash=digest,
-                           created_at=moment, updated_at=moment)
+            row = QueueRow(team=team, name=name, spec=dict(spec), created_at=moment, updated_at=moment,
+                           **values)
             with conflict_on_integrity_error(self._session, f"queue {team}/{name} was created concurrently",
                                              field="metadata.name", hint="apply again"):
                 self._session.add(row)
-            outcome = UpsertOutcome.CREATED
-        elif row.spec_hash != digest:
-            row.spec, row.spec_hash, row.updated_at = dict(spec), digest, moment
-            self._session.flush()
-            outcome = UpsertOutcome.UPDATED
-        else:
+            return queue_record(row), UpsertOutcome.CREATED
+        if not changed(row, values):
             return queue_record(row), UpsertOutcome.UNCHANGED
-        EventRepository(self._session).append(
-            type="queue.applied", entity="queue", entity_id=row.id, team=team,
-            message=f"queue {team}/{name} {outcome}",
-            data={"outcome": outcome.value, "spec_hash": digest}, now=moment,
-        )
-        return queue_record(row), outcome
+        row.labels, row.spec_hash = values["labels"], values["spec_hash"]
+        row.spec, row.updated_at = dict(spec), moment
+        self._session.flush()
+        return queue_record(row), UpsertOutcome.UPDATED
 
     def get(self, queue_id: str) -> QueueRecord:
         """The queue with id ``queue_id``; ``NotFoundError`` if there is none."""
@@ -73,7 +71,7 @@ class QueueRepository:
         rows = self._session.scalars(query.order_by(QueueRow.team, QueueRow.name))
         return [queue_record(row) for row in rows]
 
-    def delete(self, team: str, name: str, *, now: datetime | None = None) -> QueueRecord:
+    def delete(self, team: str, name: str) -> QueueRecord:
         """Delete queue ``team/name``; return what was deleted."""
         row = self._find_row(team, name)
         if row is None:
@@ -81,10 +79,6 @@ class QueueRepository:
         record = queue_record(row)
         self._session.delete(row)
         self._session.flush()
-        EventRepository(self._session).append(
-            type="queue.deleted", entity="queue", entity_id=record.id, team=team,
-            message=f"queue {team}/{name} deleted", now=now,
-        )
         return record
 
     def _find_row(self, team: str, name: str, *, lock: bool = False) -> QueueRow | None:

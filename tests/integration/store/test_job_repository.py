@@ -44,20 +44,27 @@ def _walk(session_factory: sessionmaker[Session], *, limit: int, newest_first: b
             between_pages(page_number)
 
 
-def test_a_submitted_job_is_pending_with_its_priority_hash_and_event(
+def test_a_submitted_job_is_pending_with_its_priority_and_spec_hash(
         session_factory: sessionmaker[Session]) -> None:
     spec = {"parallelism": {"tensor": 8}, "model": {"layers": 80}}
     with session_scope(session_factory) as session:
         job = JobRepository(session).add(kind="InferenceService", team="search", name="ranker",
-                                         queue="serving", spec=spec, priority_class="critical", now=T0)
-    assert job.status is JobStatus.PENDING and job.restarts == 0 and job.finished_at is None
+                                         queue="serving", spec=spec, priority_class="critical",
+                                         labels={"app": "ranker"}, now=T0)
+    assert job.status is JobStatus.PENDING and job.status_message == "submitted"
+    assert job.restarts == 0 and job.finished_at is None
     assert (job.priority_class, job.priority) == ("critical", 1000)
-    assert job.spec == spec and job.spec_hash == spec_hash(spec)
+    assert job.spec == spec and job.spec_hash == spec_hash(spec) and job.labels == {"app": "ranker"}
     assert job.created_at == job.updated_at == T0
     with session_scope(session_factory) as session:
         assert JobRepository(session).get(job.id) == job
-        [event] = EventRepository(session).list(job_id=job.id)
-    assert (event.type, event.team, event.data["queue"]) == ("job.submitted", "search", "serving")
+        assert EventRepository(session).list(job_id=job.id) == []  # the use case logs the submission
+
+
+def test_a_caller_may_supply_the_spec_hash_priority_and_status_message(
+        add_job: Callable[..., JobRecord]) -> None:
+    job = add_job(spec_hash="f" * 64, priority_class="low", priority=-50, status_message="queued")
+    assert (job.spec_hash, job.priority, job.status_message) == ("f" * 64, -50, "queued")
 
 
 def test_getting_an_unknown_job_is_not_found(session_factory: sessionmaker[Session]) -> None:
@@ -217,6 +224,20 @@ def test_the_last_page_has_no_next_cursor(add_job: Callable[..., JobRecord],
     with session_scope(session_factory) as session:
         assert JobRepository(session).list(limit=2).next_cursor is None
         assert JobRepository(session).list(limit=1).next_cursor is not None
+
+
+def test_the_opaque_cursor_string_is_accepted_as_is(add_job: Callable[..., JobRecord],
+                                                    session_factory: sessionmaker[Session]) -> None:
+    first, second = add_job(now=T0), add_job(now=T0 + timedelta(seconds=1))
+    with session_scope(session_factory) as session:
+        jobs = JobRepository(session)
+        page = jobs.list(limit=1)
+        assert page.items == (first,) and page.next_cursor is not None
+        assert jobs.list(after=page.next_cursor, limit=1).items == (second,)
+        assert jobs.list(after="", limit=5).items == (first, second)
+        with pytest.raises(InvalidInputError) as raised:
+            jobs.list(after="garbage!")
+        assert raised.value.field == "cursor"
 
 
 def test_a_cursor_of_the_other_order_or_a_bad_limit_is_refused(

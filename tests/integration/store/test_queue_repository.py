@@ -18,10 +18,14 @@ def test_applying_a_queue_creates_updates_or_leaves_it_unchanged(
         created, first = queues.upsert(team="nlp", name="default", spec=QUOTA)
         same, second = queues.upsert(team="nlp", name="default", spec={"weight": 2, "quota": {"H100": 64}})
         updated, third = queues.upsert(team="nlp", name="default", spec={**QUOTA, "weight": 3})
-    assert (first, second, third) == (UpsertOutcome.CREATED, UpsertOutcome.UNCHANGED, UpsertOutcome.UPDATED)
+        labelled, fourth = queues.upsert(team="nlp", name="default", spec={**QUOTA, "weight": 3},
+                                         labels={"tier": "gold"})
+    assert (first, second, third, fourth) == (UpsertOutcome.CREATED, UpsertOutcome.UNCHANGED,
+                                              UpsertOutcome.UPDATED, UpsertOutcome.UPDATED)
     assert same == created and updated.id == created.id and updated.spec["weight"] == 3
+    assert created.labels == {} and labelled.labels == {"tier": "gold"}
     with session_scope(session_factory) as session:
-        assert [e.type for e in EventRepository(session).list(entity="queue")] == ["queue.applied"] * 2
+        assert EventRepository(session).list(entity="queue") == []  # the use case logs applies
 
 
 def test_queue_names_are_scoped_by_team(session_factory: sessionmaker[Session]) -> None:

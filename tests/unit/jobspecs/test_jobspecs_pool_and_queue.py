@@ -117,3 +117,9 @@ def test_queue_quotas_and_borrowing_limits_are_non_negative() -> None:
 def test_queue_weight_must_be_positive_and_cohort_a_dns_label() -> None:
     assert "greater than 0" in issue_at(queue(weight=0), "spec.weight").message
     assert "DNS-1123" in issue_at(queue(cohort="GPU Fleet"), "spec.cohort").message
+
+
+def test_pool_nodes_that_are_neither_a_count_nor_a_range_get_a_hint_with_both_forms() -> None:
+    issue = issue_at(pool(nodes="four"), "spec.nodes")
+    assert issue.hint == "write nodes: 4 or nodes: {min: 0, max: 4}"
+    assert issue_at(pool(nodes={"maks": 3}), "spec.nodes.maks").hint == "did you mean max?"

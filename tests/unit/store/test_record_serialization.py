@@ -17,7 +17,7 @@ CREATED = datetime(2025, 6, 1, 12, 30, 15, 250000, tzinfo=UTC)
 def _job() -> JobRecord:
     return JobRecord(
         id="j1", kind="TrainingJob", team="nlp", name="llama", queue="default", priority_class="high",
-        priority=100, spec={"parallelism": {"tensor": 8}}, spec_hash="ab" * 32, status=JobStatus.RUNNING,
+        priority=100, labels={"owner": "alice"}, spec={"parallelism": {"tensor": 8}}, spec_hash="ab" * 32, status=JobStatus.RUNNING,
         status_message="running", idempotency_key=None, restarts=1, created_at=CREATED,
         updated_at=CREATED, finished_at=None,
     )
@@ -28,7 +28,7 @@ def test_to_dict_gives_iso_timestamps_and_plain_status_strings() -> None:
     assert data["created_at"] == "2025-06-01T12:30:15.250000+00:00"
     assert data["status"] == "RUNNING" and type(data["status"]) is str
     assert data["finished_at"] is None
-    assert data["spec"] == {"parallelism": {"tensor": 8}}
+    assert data["spec"] == {"parallelism": {"tensor": 8}} and data["labels"] == {"owner": "alice"}
     json.dumps(data)
 
 

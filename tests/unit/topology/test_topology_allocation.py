@@ -31,6 +31,10 @@ def assert_counters_exact(topology: Topology) -> None:
         lo, hi = topology.tree.block(level)
         for vertex in range(lo, hi):
             assert topology.free_devices(topology.tree.at(vertex)) == expected.get(vertex, 0)
+    for pool in topology.pools:
+        free_in_pool = sum(1 for device in range(topology.device_count)
+                           if topology.is_free(device) and topology.pool_of(device) == pool)
+        assert topology.free_devices_in_pool(pool.name) == free_in_pool
 
 
 def test_a_fresh_topology_has_every_device_free(cluster: Topology) -> None:
@@ -166,6 +170,26 @@ def test_subtrees_with_free_devices_come_smallest_sufficient_block_first(cluster
     assert [node.name for node in cluster.subtrees_with_free(Level.NODE, 3, within=zone, limit=1)] == [
         "h100-a-n0001"]
     assert cluster.subtrees_with_free(Level.RACK, 100) == []
+
+
+def test_free_devices_are_counted_per_pool_even_where_pools_share_a_zone(cluster: Topology) -> None:
+    cluster.allocate(cluster.free_device_ids(cluster.subtree(Level.NODE, "h100-b-n0000"), limit=5), "job-1")
+    cluster.mark_node_unavailable("h100-a-n0009")
+
+    assert cluster.free_devices_in_pool("h100-b") == 4 * 8 - 5
+    assert cluster.free_devices_in_pool("h100-a") == 10 * 8 - 8
+    assert cluster.free_devices(cluster.subtree(Level.ZONE, "use1-a")) == 14 * 8 - 13
+
+
+def test_subtrees_can_be_searched_within_one_pool(cluster: Topology) -> None:
+    cluster.allocate(range(0, 6), owner="job-1")
+
+    nodes = cluster.subtrees_with_free(Level.NODE, 1, pool="h100-a", limit=2)
+    racks = cluster.subtrees_with_free(Level.RACK, 16, pool="h100-b")
+
+    assert [node.name for node in nodes] == ["h100-a-n0000", "h100-a-n0001"]
+    assert [rack.name for rack in racks] == ["h100-b-r000", "h100-b-r001"]
+    assert cluster.subtrees_with_free(Level.ZONE, 1, pool="h100-b") == []
 
 
 def test_a_snapshot_is_independent_of_the_topology_it_was_taken_from(cluster: Topology) -> None:

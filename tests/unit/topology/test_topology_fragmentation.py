@@ -83,6 +83,20 @@ def test_a_full_cluster_has_nothing_free_and_an_index_of_zero(four_nodes: Topolo
     assert all(figure.total_free == 0 and figure.fragmentation_index == 0.0 for figure in figures.values())
 
 
+def test_fragmentation_can_be_read_for_one_pool(links: LinkDefaults) -> None:
+    topology = build_topology([
+        PoolShape(name="a", accelerator="H100", node_count=2, devices_per_node=8, zone="z"),
+        PoolShape(name="b", accelerator="H100", node_count=2, devices_per_node=8, zone="z"),
+    ], link_defaults=links)
+    take(topology, "b-n0000", 8)
+
+    figures = topology.fragmentation(pool="b")
+
+    assert (figures[Level.NODE].subtrees, figures[Level.NODE].total_free) == (2, 8)
+    assert figures[Level.ZONE].subtrees == 0
+    assert topology.fragmentation(pool="a")[Level.NODE].fully_free_subtrees == 2
+
+
 def test_fragmentation_can_be_read_under_one_subtree(four_nodes: Topology) -> None:
     take(four_nodes, "p-n0002", 3)
     rack = four_nodes.subtree(Level.RACK, "p-r001")
