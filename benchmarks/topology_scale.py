@@ -18,6 +18,7 @@ Run: ``.venv/bin/python benchmarks/topology_scale.py``
 
 from __future__ import annotations
 
+import os
 import platform
 import statistics
 import time
@@ -130,7 +131,7 @@ class ObjectTree:
 
 def rescan_counts(topology: Topology, free_mask: np.ndarray) -> dict[Level, np.ndarray]:
     """Free devices per subtree at every level, recomputed from the device mask."""
-    counts = {}
+    counts: dict[Level, np.ndarray] = {}
     for level in FRAGMENTATION_LEVELS:
         lo, hi = topology.tree.block(level)
         counts[level] = np.bincount(topology.tree.device_ancestors[:, level] - lo, weights=free_mask,
@@ -164,7 +165,7 @@ def cycle_plan(topology: Topology, rng: np.random.Generator, count: int) -> list
     """(devices to allocate, zone vertex) for each cycle, chosen up front so every variant runs
     the same workload."""
     node_base = topology.tree.level_offsets[Level.NODE]
-    plan = []
+    plan: list[tuple[list[int], int]] = []
     while len(plan) < count:
         node = topology.tree.at(node_base + int(rng.integers(0, topology.count(Level.NODE))))
         free = topology.free_device_ids(node, limit=int(rng.integers(1, DEVICES_PER_NODE + 1)))
@@ -228,12 +229,14 @@ def main() -> None:
     cycle_s = timed(lambda: ours(plan)) / CYCLES
     rescan_s = timed(lambda: rescan(plan[:RESCAN_CYCLES])) / RESCAN_CYCLES
     naive_s = timed(lambda: naive(plan[:NAIVE_CYCLES])) / NAIVE_CYCLES
-    free_query_s = timed(lambda: [topology.free_devices(zones[z]) for _, z in plan]) / CYCLES
+    free_query_s = timed(lambda: [topology.free_devices(zones[z]) for _, z in plan], repeats=3) / CYCLES
     naive_free_s = timed(lambda: [objects.free_under(objects.by_name[zones[z].name])
                                   for _, z in plan[:NAIVE_CYCLES]]) / NAIVE_CYCLES
-    fragmentation_s = timed(lambda: [topology.fragmentation(FRAGMENTATION_LEVELS) for _ in range(1_000)]) / 1_000
-    rescan_fragmentation_s = timed(lambda: [rescan_counts(topology, free_mask) for _ in range(200)]) / 200
-    snapshot_s = timed(lambda: [topology.snapshot() for _ in range(100)]) / 100
+    fragmentation_s = timed(lambda: [topology.fragmentation(FRAGMENTATION_LEVELS) for _ in range(1_000)],
+                            repeats=3) / 1_000
+    rescan_fragmentation_s = timed(lambda: [rescan_counts(topology, free_mask) for _ in range(200)],
+                                   repeats=3) / 200
+    snapshot_s = timed(lambda: [topology.snapshot() for _ in range(100)], repeats=3) / 100
     figures = topology.fragmentation(FRAGMENTATION_LEVELS)
     naive_figures = objects.fragmentation()
     for level, (total, largest) in naive_figures.items():
@@ -251,14 +254,25 @@ def main() -> None:
     print(f"topology_scale: {topology.device_count:,} devices, {topology.count(Level.NODE):,} nodes, "
           f"{topology.count(Level.RACK):,} racks, {topology.count(Level.SPINE):,} spines; "
           f"{80_000 - topology.free_devices(topology.root):,} devices held by background jobs")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, {platform.machine()}, "
-          f"{platform.processor() or 'cpu n/a'}")
+    print(f"python {platform.python_version()}, numpy {np.__version__}, {cpu_model()}, "
+          f"{os.cpu_count()} logical CPUs")
     print(f"cycles: ours {CYCLES:,}, rescan {RESCAN_CYCLES:,}, objects {NAIVE_CYCLES:,}; "
           f"snapshot() copy: {snapshot_s * 1e3:.2f} ms\n")
     print("| operation | ours | baseline | baseline time | speedup |")
     print("|---|---:|---|---:|---:|")
     for name, ours_s, base_s, base in rows:
         print(f"| {name} | {format_seconds(ours_s)} | {base} | {format_seconds(base_s)} | {base_s / ours_s:,.1f}x |")
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def format_seconds(seconds: float) -> str:

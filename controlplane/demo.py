@@ -90,9 +90,9 @@ def main() -> int:
         banner("list and describe")
         suanli("jobs", "list", env=env)
         suanli("jobs", "list", "--kind", "inference", env=env)
-        suanli("jobs", "describe", "tiny-cpu", "--team", "ml-platform", env=env)
+        suanli("jobs", "describe", "tiny-cpu", "--team", "default", env=env)
         banner("cancel a waiting job")
-        suanli("jobs", "cancel", "deepseek-v3-moe", "--team", "research", "--reason", "demo", env=env)
+        suanli("jobs", "cancel", "deepseek-v3-pretrain", "--team", "research", "--reason", "demo", env=env)
         banner("the audit log")
         suanli("events", "--limit", "20", env=env)
     finally:

@@ -18,7 +18,9 @@ inputs ``4h`` bytes, attention ``2h + 2(H·d + H_kv·d) + 2·H_kv·d + 2·H·d``
 the unfused softmax/dropout, + ``h`` dropout mask), MLP ``2h + 2f·(2 if gated) + 2f`` (+ ``h``
 mask). Without sequence parallelism the layer-norm inputs, the two GEMM inputs and the dropout
 masks (``10h`` in the paper) are replicated on every tensor rank; with it everything is
-divided by ``tp``. Selective recomputation drops the ``5·H·s`` term; full recomputation keeps
+divided by ``tp``. In FP8 training the inputs kept for the backward GEMMs are stored in FP8
+(Transformer Engine and DeepSeek-V3 both do), halving those terms. Selective recomputation
+drops the ``5·H·s`` term; full recomputation keeps
 only each layer's input plus one layer's working set. In-flight micro-batches on the first
 stage: ``min(m, pp)`` stages' worth for 1F1B, ``L·(1 + (pp-1)/(pp·v))`` layers' worth for the
 interleaved schedule, ``pp + 1`` for DualPipe (DeepSeek-V3 report, Table 2).
@@ -92,9 +94,10 @@ def activation_bytes_per_layer(model: ModelShape, layout: Layout, options: Execu
         return 2.0 * model.hidden_size * tokens / sp
     h, heads, kv = model.hidden_size, model.attention_heads, max(model.kv, tp)
     dq, dv = model.qk_head_dim, model.v_head_dim
+    g = 1 if model.precision == "fp8" else 2  # FP8 training keeps GEMM inputs for backward in FP8
     dropout_masks = 2 * h if model.dropout else 0
-    replicated = 4 * h + 2 * h + 2 * h + dropout_masks  # LN inputs, QKV and MLP inputs, masks
-    attention = 2 * (heads * dq + kv * dq) + 2 * kv * dv + 2 * heads * dv
+    replicated = 4 * h + g * h + g * h + dropout_masks  # LN inputs, QKV and MLP inputs, masks
+    attention = 2 * (heads * dq + kv * dq) + 2 * kv * dv + g * heads * dv
     if options.flash_attention:
         attention += 4 * heads  # softmax statistics (fp32 per row)
     elif mode == "none":
@@ -103,13 +106,13 @@ def activation_bytes_per_layer(model: ModelShape, layout: Layout, options: Execu
     if moe_layer and model.moe is not None:
         moe = model.moe
         weight_split, token_split = expert_token_split(layout)
-        per_assignment = 2 * h + (4 if model.gated_mlp else 2) * moe.expert_hidden_size + 2 * moe.expert_hidden_size
+        per_assignment = g * h + (4 if model.gated_mlp else 2) * moe.expert_hidden_size + g * moe.expert_hidden_size
         split += moe.top_k * per_assignment / (weight_split * token_split)
         if moe.shared_experts:
             f = moe.shared_experts * moe.expert_hidden_size
-            split += ((4 if model.gated_mlp else 2) * f + 2 * f) / tp
+            split += ((4 if model.gated_mlp else 2) * f + g * f) / tp
     else:
-        split += ((4 if model.gated_mlp else 2) * model.ffn + 2 * model.ffn) / tp
+        split += ((4 if model.gated_mlp else 2) * model.ffn + g * model.ffn) / tp
     return tokens * (replicated / sp + split)
 
 

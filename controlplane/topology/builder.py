@@ -192,6 +192,8 @@ def assemble(placements: Sequence[NodePlacement], pools: Sequence[PoolInfo]) -> 
                 parents.append(parent_vertex)
         frontier = next_frontier
         offsets.append(len(names))
+    if len({node.name for node in placements}) != len(placements):
+        raise InvalidInputError("node names repeat", field="nodes", hint="every node needs a unique name")
     node_order: list[int] = []
     for rack_vertex, members in frontier:
         assert isinstance(members, list)

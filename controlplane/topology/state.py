@@ -8,8 +8,9 @@ mask. ``pool_free[p]`` counts the free devices of pool ``p`` the same way. Every
 the device's ancestors and its pool counter only: O(depth) per device.
 
 Owners are opaque strings (attempt or job ids), stored as integer codes in ``owner`` (-1 =
-unowned); ``held`` counts the devices of each code, and an owner holding none is forgotten. ``copy()`` duplicates the arrays (a few hundred kilobytes at 80,000 devices), which
-is what scheduler snapshots are made of.
+unowned); ``held`` counts the devices of each code, and an owner holding none is forgotten.
+``copy()`` duplicates the arrays (under a megabyte at 80,000 devices) and the owner registry;
+scheduler snapshots are made of it.
 """
 
 from __future__ import annotations

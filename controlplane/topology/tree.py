@@ -15,7 +15,8 @@ the device's own vertex). Two devices' lowest common ancestor is at level
 Names. Regions, zones, spines, racks and nodes carry the names the builder gave them; domains
 are named ``<node>/dom<k>`` and devices ``<node>/dev<k>``, computed on demand.
 
-Nothing here changes after construction; free capacity lives in ``FreeState``.
+Nothing here changes after construction (the arrays are read-only); free capacity lives in
+``FreeState``.
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ class TopologyTree:
         self._up_bandwidth = np.array([[bw for bw, _ in row] for row in bottlenecks], dtype=np.float64)
         self._up_latency = np.array([[lat for _, lat in row] for row in bottlenecks], dtype=np.float64)
         self._scaleup_level = np.array([pool.scaleup_level for pool in self.pools], dtype=np.int8)
+        for array in (self.parent, self.device_ancestors, self.device_pool, self.child_lo, self.child_hi,
+                      self.dev_lo, self.dev_hi, self.capacity, self.vertex_pool, self._up_bandwidth,
+                      self._up_latency, self._scaleup_level):
+            array.flags.writeable = False
 
     def _vertex_pools(self) -> npt.NDArray[np.int16]:
         """Pool index of every vertex whose devices all belong to one pool; -1 for vertices
@@ -184,10 +189,13 @@ class TopologyTree:
         raise NotFoundError(f"no {level.label} named {name!r} in this topology")
 
     def check(self, subtree: Subtree) -> int:
-        """The vertex id of a handle, refusing handles that do not belong to this tree."""
+        """The vertex id of a handle, refusing handles that do not belong to this tree (say, a
+        handle kept across a rebuild whose vertex now holds something else)."""
         vertex = subtree.vertex
-        if not 0 <= vertex < self.level_offsets[-1] or self.level_of(vertex) is not subtree.level:
-            raise NotFoundError(f"{subtree.level.label} {subtree.name!r} is not in this topology")
+        if (not 0 <= vertex < self.level_offsets[-1] or self.level_of(vertex) is not subtree.level
+                or self._name(vertex, subtree.level) != subtree.name):
+            raise NotFoundError(f"{subtree.level.label} {subtree.name!r} is not in this topology",
+                                hint="look it up again with subtree(level, name)")
         return vertex
 
     def parent_of(self, subtree: Subtree) -> Subtree | None:

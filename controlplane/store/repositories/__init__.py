@@ -2,7 +2,10 @@
 
 Repositories read and write rows and return plain records (:mod:`controlplane.store.records`);
 they never commit (the caller's ``session_scope`` does) and never change a status column (see
-:mod:`controlplane.store.transitions`). Integrity errors become ``ConflictError``.
+:mod:`controlplane.store.transitions`). Unique-constraint violations become ``ConflictError``
+inside a SAVEPOINT, so the caller's transaction stays usable. Creating, applying and deleting
+write no event (the use case records it with what it knows); status and node-state changes
+always do.
 """
 
 from controlplane.store.repositories.attempts import AttemptRepository, default_request_id

@@ -17,7 +17,8 @@ CREATED = datetime(2025, 6, 1, 12, 30, 15, 250000, tzinfo=UTC)
 def _job() -> JobRecord:
     return JobRecord(
         id="j1", kind="TrainingJob", team="nlp", name="llama", queue="default", priority_class="high",
-        priority=100, labels={"owner": "alice"}, spec={"parallelism": {"tensor": 8}}, spec_hash="ab" * 32, status=JobStatus.RUNNING,
+        priority=100, labels={"owner": "alice"}, spec={"parallelism": {"tensor": 8}}, spec_hash="ab" * 32,
+        status=JobStatus.RUNNING,
         status_message="running", idempotency_key=None, restarts=1, created_at=CREATED,
         updated_at=CREATED, finished_at=None,
     )

@@ -201,3 +201,15 @@ def test_the_accelerator_catalog_supplies_link_defaults() -> None:
     with pytest.raises(NotFoundError):
         build_topology([PoolShape(name="x", accelerator="no-such-chip", node_count=1, devices_per_node=1)],
                        link_defaults=catalog_link_defaults())
+
+
+def test_a_handle_from_another_topology_is_refused(links: LinkDefaults) -> None:
+    def one_pool(name: str) -> Topology:
+        return build_topology([PoolShape(name=name, accelerator="H100", node_count=30, devices_per_node=8)],
+                              link_defaults=links)
+    mine, other = one_pool("x"), one_pool("y")
+    foreign = other.subtree(Level.NODE, "y-n0003")
+
+    assert foreign.vertex == mine.subtree(Level.NODE, "x-n0003").vertex
+    with pytest.raises(NotFoundError, match="not in this topology"):
+        mine.free_devices(foreign)
