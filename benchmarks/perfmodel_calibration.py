@@ -57,8 +57,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from controlplane.catalog import get_accelerator  # noqa: E402
-from controlplane.perfmodel import (  # noqa: E402
+from controlplane.catalog import get_accelerator
+from controlplane.perfmodel import (
     Calibration,
     DeviceSpec,
     ExecutionOptions,
@@ -73,6 +73,7 @@ from controlplane.perfmodel import (  # noqa: E402
     model_flops_per_token,
     parameter_counts,
 )
+from controlplane.perfmodel.shapes import Recompute  # noqa: E402
 
 NAIVE_EFFICIENCY = 0.50
 LLAMA3_VIRTUAL_STAGES = 4
@@ -148,7 +149,8 @@ def _runs() -> list[Run]:
                    ("530B", 105, 20480, 128, 35, 280, 49.05, 37.83, "held-out"),
                    ("1T", 128, 25600, 160, 64, 512, 94.42, 71.49, "held-out")]
     for name, layers, hidden, heads, pp, batch, full_s, selective_s, role in korthikanti:
-        for mode, published in (("full", full_s), ("selective", selective_s)):
+        modes: tuple[tuple[Recompute, float], ...] = (("full", full_s), ("selective", selective_s))
+        for mode, published in modes:
             layout = Layout(tp=8, pp=pp, dp=1, micro_batches=batch, zero_stage=0, activation_recompute=mode,
                             sequence_parallel=mode == "selective")
             runs.append(Run(f"K22 {name} {'SP+selective' if mode == 'selective' else 'full recompute'}",
@@ -218,6 +220,7 @@ def _runs() -> list[Run]:
                     "pipeline); experts perfectly balanced; NVLink and IB at the catalog's H800 figures"))
 
     # Megatron-Bridge 25.09 (NeMo) on DGX-H100: DeepSeek-V3 in FP8, token-dropless, experts force-balanced.
+    assert deepseek.moe is not None
     nemo_deepseek = replace(deepseek, layers=61, moe=replace(deepseek.moe, moe_layers=58), name="DeepSeek-V3")
     runs.append(Run("NeMo DeepSeek-V3 FP8, 1024 H100", "hopper", "held-out", "[MB] 25.09 DGX-H100 table",
                     nemo_deepseek, Layout(tp=2, pp=8, dp=64, ep=64, micro_batches=128, virtual_stages=4),

@@ -171,7 +171,8 @@ def _training_rows(job: TrainingJob, devices: list[DeviceSpec], offers: list[Pri
     return [c.as_row() for c in rank_candidates(workload, devices, offers)]
 
 
-def _serving_rows(service: InferenceService, devices: list[DeviceSpec], offers: list[PriceOffer]) -> list[dict[str, Any]]:
+def _serving_rows(service: InferenceService, devices: list[DeviceSpec],
+                  offers: list[PriceOffer]) -> list[dict[str, Any]]:
     spec = service.spec
     model = model_shape_from_spec(spec.model)
     context = model.sequence_length

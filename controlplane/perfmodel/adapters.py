@@ -21,7 +21,8 @@ from controlplane.perfmodel.flops import parameter_counts
 from controlplane.perfmodel.shapes import RECOMPUTE_MODES, Layout, ModelShape, MoEShape
 
 LAYOUT_FIELD = "--layout"
-LAYOUT_HINT = "write comma-separated key=value pairs, e.g. tp=8,pp=4,dp=4 (keys: tp, pp, dp, ep, cp, vp, mbs, zero, recompute)"
+LAYOUT_HINT = ("write comma-separated key=value pairs, e.g. tp=8,pp=4,dp=4 "
+               "(keys: tp, pp, dp, ep, cp, vp, mbs, zero, recompute)")
 _LAYOUT_KEYS = {"tp": "tp", "tensor": "tp", "pp": "pp", "pipeline": "pp", "dp": "dp", "data": "dp", "ep": "ep",
                 "expert": "ep", "cp": "cp", "context": "cp", "vp": "virtual_stages", "virtual": "virtual_stages",
                 "mbs": "micro_batch_size", "zero": "zero_stage", "recompute": "activation_recompute"}

@@ -200,7 +200,8 @@ def rank_candidates(workload: TrainingWorkload, devices: Sequence[DeviceSpec], o
                                      f"observed steps ({correction.basis})"]
             tokens_per_second = estimate.layout.global_batch_size * workload.model.sequence_length / step_seconds
         fits = estimate is not None and estimate.fits and not problems
-        own_offers = [o for o in offers if o.accelerator.casefold() == device.name.casefold()] or [None]
+        own_offers: list[PriceOffer | None] = [
+            o for o in offers if o.accelerator.casefold() == device.name.casefold()] or [None]
         for offer in own_offers:
             layout = estimate.layout if estimate else workload.layout
             reasons = list(problems) + _acceptance_reasons(device, workload.accepted_types,
@@ -241,7 +242,8 @@ def rank_serving_candidates(workload: ServingWorkload, devices: Sequence[DeviceS
         if workload.tp > device.devices_per_node:
             problems.append(f"tp={workload.tp} exceeds the {device.devices_per_node} devices of one node")
         fits = not problems
-        own_offers = [o for o in offers if o.accelerator.casefold() == device.name.casefold()] or [None]
+        own_offers: list[PriceOffer | None] = [
+            o for o in offers if o.accelerator.casefold() == device.name.casefold()] or [None]
         for offer in own_offers:
             reasons = problems + _acceptance_reasons(device, workload.accepted_types, workload.min_memory_gib, offer,
                                                      workload.tp)

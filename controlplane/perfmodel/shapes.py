@@ -88,7 +88,8 @@ class ModelShape:
     """A decoder-only transformer.
 
     ``gated_mlp`` selects a SwiGLU-style MLP (three weight matrices, Llama) instead of a
-    two-matrix GELU MLP (GPT-3); ``dropout`` adds the dropout masks GPT-3-era models store.  ``head_dim`` defaults to ``hidden_size / attention_heads``.
+    two-matrix GELU MLP (GPT-3); ``dropout`` adds the dropout masks GPT-3-era models store.
+    ``head_dim`` defaults to ``hidden_size / attention_heads``.
     ``parameters`` and ``active_parameters``, when given, are the published counts; the
     model itself always counts parameters from the shape (see ``flops.parameter_counts``)
     and only reports the declared figures next to its own.

@@ -13,7 +13,8 @@ the output head on the last stage):
 - bubble: ``(pp-1)/v · t_mb`` for 1F1B (``v`` = virtual stages of the interleaved schedule,
   Narayanan et al. SC'21); ``(pp/2-1)·F`` for DualPipe (DeepSeek-V3 report, Table 2, with
   backward-for-input and backward-for-weights each about one forward).
-- p2p: activations of ``T·h/tp`` 16-bit values; each micro-batch crosses ``pp·v - 1`` stage boundaries forward and backward; the fill
+- p2p: activations of ``T·h/tp`` 16-bit values; each micro-batch crosses ``pp·v - 1`` stage
+  boundaries forward and backward; the fill
   and drain sends are exposed, steady-state sends too unless ``overlap_p2p``.
 - DP: gradients are reduce-scattered (all-reduced without ZeRO) over the data-parallel group
   and parameters all-gathered after the optimizer step; with the overlap options the

@@ -29,7 +29,7 @@ from controlplane.domain.errors import InvalidInputError, NotFoundError
 from controlplane.perfmodel.online import OnlineCorrector
 
 UNCONSOLIDATED_SUFFIX = "_unconsolidated"
-_VENDOR_PREFIX = re.compile(r"^(nvidia|tesla|amd|huawei|google)[-_ ]*", re.IGNORECASE)
+_VENDOR_PREFIX = re.compile(r"^((nvidia|tesla|amd|huawei|google)[-_ ]*)+", re.IGNORECASE)
 
 
 def worker_type_key(accelerator: str) -> str:

@@ -50,7 +50,7 @@ def test_a_second_job_with_the_same_name_in_a_team_is_a_conflict_naming_the_fiel
 
 
 def test_invalid_spec_is_422_with_one_issue_per_problem_and_nothing_is_stored(api: TestClient) -> None:
-    doc = factories.training_job(parallelism={"data": 3})
+    doc = factories.training_job(totalSteps=0)
     doc["spec"]["bogusField"] = 1
     response = submit(api, doc)
     assert response.status_code == 422
@@ -58,9 +58,17 @@ def test_invalid_spec_is_422_with_one_issue_per_problem_and_nothing_is_stored(ap
     assert error["code"] == "invalid_spec"
     paths = {issue["path"] for issue in error["issues"]}
     assert any("bogusField" in (p or "") for p in paths)
-    assert any("parallelism" in (p or "") for p in paths)
+    assert "spec.totalSteps" in paths
     assert api.get("/v1/jobs").json()["items"] == []
     assert api.get("/v1/events").json()["items"] == []
+
+
+def test_layout_that_does_not_multiply_to_the_device_count_is_explained(api: TestClient) -> None:
+    response = submit(api, factories.training_job(parallelism={"data": 3}))
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["field"].startswith("spec.parallelism")
+    assert "count is 2" in error["message"]
 
 
 def test_body_that_is_not_json_is_400_not_500(api: TestClient) -> None:
