@@ -73,7 +73,7 @@ from controlplane.perfmodel import (
     model_flops_per_token,
     parameter_counts,
 )
-from controlplane.perfmodel.shapes import Recompute  # noqa: E402
+from controlplane.perfmodel.shapes import Recompute
 
 NAIVE_EFFICIENCY = 0.50
 LLAMA3_VIRTUAL_STAGES = 4
@@ -333,6 +333,23 @@ def attention_convention(calibration: Calibration) -> None:
           f"predicted MFU {100 * step.mfu:.1f}% vs {100 * step.mfu * causal / full:.1f}% (published 38%)")
 
 
+def deepseek_sensitivity(runs: list[Run], calibration: Calibration) -> None:
+    print("\nDeepSeek-V3 (published 180K GPU-hours per 1T tokens) under other stated-unknown assumptions:")
+    run = next(r for r in runs if r.key.startswith("DeepSeek-V3"))
+    assert run.model.moe is not None
+    variants = [
+        ("as in the table (all-to-all hidden by DualPipe, experts balanced)", run.model, run.options),
+        ("all-to-all fully exposed", run.model, replace(run.options, overlap_ep_comm=False)),
+        ("experts 30 % over-loaded on the busiest rank", replace(run.model, moe=replace(run.model.moe,
+                                                                                      load_imbalance=1.3)),
+         run.options),
+        ("FP8 GEMMs no faster than BF16", replace(run.model, precision="bf16"), run.options),
+    ]
+    for label, model, options in variants:
+        value, _ = replace(run, model=model, options=options).predict(calibration)
+        print(f"  {label:68} {value:6.0f}K ({100 * (value / run.published - 1):+.0f}%)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fit", action="store_true", help="re-derive the per-family sustained fractions")
@@ -349,6 +366,7 @@ def main() -> None:
     details(runs, calibration)
     sensitivity(calibration)
     attention_convention(calibration)
+    deepseek_sensitivity(runs, calibration)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import jobspecs
 from controlplane.domain.errors import ConflictError, NotFoundError
 from controlplane.services.context import ServiceContext
 from controlplane.services.documents import check_identity, parse_resource, stored_spec
 from controlplane.services.views import pool_view
 from controlplane.store.engine import session_scope
 from controlplane.store.records import PoolRecord, UpsertOutcome
+from controlplane.store.repositories.attempts import AttemptRepository
 from controlplane.store.repositories.events import EventRepository
-from controlplane.store.repositories.jobs import JobRepository
 from controlplane.store.repositories.pools import PoolRepository
 from controlplane.wire import ApplyOutcome, ApplyResult, PoolStatusView, PoolView
 
@@ -32,7 +33,6 @@ class PoolService:
         check_identity(resource, name=name)
         self._ctx.validator.check_pool(resource)
         spec = resource.spec
-        import jobspecs
         with session_scope(self._ctx.session_factory) as session:
             pool, outcome = PoolRepository(session).upsert(
                 name=name, provider=spec.provider, region=spec.region, zone=spec.zone,
@@ -61,7 +61,7 @@ class PoolService:
     def delete(self, name: str) -> None:
         with session_scope(self._ctx.session_factory) as session:
             pool = self._find(session, name)
-            if JobRepository(session).count_active_attempts_in_pool(pool.id):
+            if AttemptRepository(session).count_active_in_pool(pool.id):
                 raise ConflictError(f"pool {name} still runs attempts", field="name",
                                     hint="cancel or wait for the jobs running there first")
             PoolRepository(session).delete(pool.id)
@@ -75,10 +75,9 @@ class PoolService:
         return pool
 
     def _view(self, pool: PoolRecord) -> PoolView:
-        import jobspecs
-        resource = jobspecs.parse_document(
+        resource = jobspecs.AcceleratorPool.model_validate(
             {"apiVersion": jobspecs.API_VERSION, "kind": "AcceleratorPool",
-             "metadata": {"name": pool.name}, "spec": pool.spec}, source="<store>")
+             "metadata": {"name": pool.name}, "spec": pool.spec})
         price = self._ctx.validator.check_pool(resource)
         nodes = resource.spec.nodes
         return pool_view(pool, PoolStatusView(
