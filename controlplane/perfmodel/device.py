@@ -48,7 +48,7 @@ class DeviceSpec:
         return precision in self.peak_tflops
 
     def peak_flops(self, precision: Precision) -> float:
-        """Dense peak in FLOP/s; precisions the device lacks run at its BF16 rate."""
+        """Dense peak in FLOP/s; FP8 on a device without FP8 runs at its BF16 rate."""
         return self.peak_tflops.get(precision, self.peak_tflops["bf16"]) * 1e12
 
     def compute_precision(self, precision: Precision) -> Precision:
@@ -86,6 +86,8 @@ def as_device(accelerator: Any) -> DeviceSpec:
         fp8 = getattr(accelerator, "fp8_tflops", None)
         if fp8:
             peaks["fp8"] = float(fp8)
+        if callable(getattr(accelerator, "peak_tflops", None)):
+            peaks["fp32"] = float(accelerator.peak_tflops("fp32"))
         return DeviceSpec(
             name=str(accelerator.name),
             vendor=str(accelerator.vendor),

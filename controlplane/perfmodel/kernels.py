@@ -34,7 +34,7 @@ class KernelTimer:
     def _gemm_precision(self, gemm: Gemm) -> Precision:
         if self.precision == "fp8" and gemm.name not in HIGH_PRECISION_GEMMS:
             return self.device.compute_precision("fp8")
-        return "bf16"
+        return "fp32" if self.precision == "fp32" else "bf16"
 
     def gemm_rate(self, precision: Precision) -> float:
         """Sustained FLOP/s of large GEMMs at ``precision``."""
