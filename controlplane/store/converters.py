@@ -9,11 +9,22 @@ import copy
 from typing import Any
 
 from controlplane.domain.statuses import AttemptStatus, JobStatus
-from controlplane.store.models import AttemptRow, EventRow, JobRow, NodeRow, PoolRow, QueueRow
+from controlplane.store.models import (
+    AttemptRow,
+    EventRow,
+    IntentRow,
+    JobRow,
+    LeaseRow,
+    NodeRow,
+    PoolRow,
+    QueueRow,
+)
 from controlplane.store.records import (
     AttemptRecord,
     EventRecord,
+    IntentRecord,
     JobRecord,
+    LeaseRecord,
     NodeRecord,
     NodeState,
     PoolRecord,
@@ -66,6 +77,7 @@ def attempt_record(row: AttemptRow) -> AttemptRecord:
         status_message=row.status_message, pool_id=row.pool_id, accelerator=row.accelerator,
         placement=_document(row.placement), request_id=row.request_id, created_at=row.created_at,
         started_at=row.started_at, ended_at=row.ended_at, exit_reason=row.exit_reason,
+        progress=_document(row.progress),
     )
 
 
@@ -74,4 +86,17 @@ def event_record(row: EventRow) -> EventRecord:
         seq=row.seq, created_at=row.created_at, type=row.type, entity=row.entity,
         entity_id=row.entity_id, job_id=row.job_id, team=row.team, message=row.message,
         data=_document(row.data),
+    )
+
+
+def lease_record(row: LeaseRow) -> LeaseRecord:
+    return LeaseRecord(name=row.name, holder=row.holder, token=row.token, acquired_at=row.acquired_at,
+                       renewed_at=row.renewed_at, expires_at=row.expires_at)
+
+
+def intent_record(row: IntentRow) -> IntentRecord:
+    return IntentRecord(
+        id=row.id, request_id=row.request_id, kind=row.kind, job_id=row.job_id, attempt_id=row.attempt_id,
+        payload=_document(row.payload), state=row.state, lease_token=row.lease_token,
+        created_at=row.created_at, applied_at=row.applied_at, error=row.error,
     )

@@ -11,7 +11,7 @@ Also owns two small vocabularies that only the store defines today: :class:`Node
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum, StrEnum
 from typing import Any
@@ -131,6 +131,7 @@ class AttemptRecord(_Record):
     started_at: datetime | None
     ended_at: datetime | None
     exit_reason: str | None
+    progress: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,3 +145,28 @@ class EventRecord(_Record):
     team: str | None
     message: str
     data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecord(_Record):
+    name: str
+    holder: str
+    token: int
+    acquired_at: datetime
+    renewed_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IntentRecord(_Record):
+    id: str
+    request_id: str
+    kind: str
+    job_id: str | None
+    attempt_id: str | None
+    payload: dict[str, Any]
+    state: str
+    lease_token: int
+    created_at: datetime
+    applied_at: datetime | None
+    error: str | None

@@ -8,6 +8,7 @@ Vocabulary:
 - ``request_id``: the idempotency key handed to the runtime's launch, unique across attempts, so
   a controller that crashes after launching never launches the same attempt twice.
 - ``exit_reason``: why the attempt ended, in words.
+- ``progress``: the latest progress the ranks reported (step, loss, tokens, rates, time).
 
 ``pool_id`` is set to NULL when its pool is deleted: the attempt's history outlives the pool.
 """
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from controlplane.domain.statuses import AttemptStatus
 from controlplane.store.models.base import (
+    EMPTY_JSON,
     ID_LENGTH,
     NAME_LENGTH,
     SHORT_TEXT,
@@ -56,3 +58,4 @@ class AttemptRow(Base):
     started_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
     exit_reason: Mapped[str | None] = mapped_column(Text)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSONDocument, default=dict, server_default=EMPTY_JSON)

@@ -10,7 +10,9 @@ always do.
 
 from controlplane.store.repositories.attempts import AttemptRepository, default_request_id
 from controlplane.store.repositories.events import EventRepository
+from controlplane.store.repositories.intents import IntentRepository
 from controlplane.store.repositories.jobs import JobRepository
+from controlplane.store.repositories.leases import LeaseRepository
 from controlplane.store.repositories.nodes import NodeRepository
 from controlplane.store.repositories.pools import PoolRepository
 from controlplane.store.repositories.queues import QueueRepository
@@ -18,7 +20,9 @@ from controlplane.store.repositories.queues import QueueRepository
 __all__ = [
     "AttemptRepository",
     "EventRepository",
+    "IntentRepository",
     "JobRepository",
+    "LeaseRepository",
     "NodeRepository",
     "PoolRepository",
     "QueueRepository",

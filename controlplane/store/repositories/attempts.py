@@ -124,3 +124,12 @@ class AttemptRepository:
             select(AttemptRow).where(AttemptRow.status.in_(values))
             .order_by(AttemptRow.created_at, AttemptRow.id))
         return [attempt_record(row) for row in rows]
+
+    def record_progress(self, attempt_id: str, progress: dict[str, Any]) -> AttemptRecord:
+        """Merge the latest step report into the attempt's ``progress`` document."""
+        row = self._session.get(AttemptRow, attempt_id)
+        if row is None:
+            raise NotFoundError(f"attempt {attempt_id} not found", field="attempt_id")
+        row.progress = {**(row.progress or {}), **progress}
+        self._session.flush()
+        return attempt_record(row)

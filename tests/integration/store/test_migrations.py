@@ -13,7 +13,7 @@ from controlplane.store.engine import create_engine_for, make_session_factory
 from controlplane.store.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
 from controlplane.store.models import Base
 
-TABLES = {"alembic_version", "attempts", "events", "jobs", "nodes", "pools", "queues"}
+TABLES = {"alembic_version", "attempts", "events", "intents", "jobs", "leases", "nodes", "pools", "queues"}
 
 
 def _schema_diffs(url: str) -> list:
@@ -89,7 +89,7 @@ def _constraint_names(url: str) -> dict[str, set[str | None]]:
             | {c["name"] for c in inspector.get_unique_constraints(table)}
             | {i["name"] for i in inspector.get_indexes(table)}
             | {k["name"] for k in inspector.get_foreign_keys(table)}
-            for table in sorted(TABLES - {"alembic_version"})
+            for table in sorted(set(inspector.get_table_names()) - {"alembic_version"})
         }
     finally:
         engine.dispose()
@@ -127,6 +127,7 @@ def test_migrating_a_database_with_rows_keeps_them_and_every_constraint(database
             assert (job.labels, job.spec) == ({}, {"layers": 80})
             assert PoolRepository(session).get("p1").labels == {}
             assert AttemptRepository(session).get("a1").pool_id == "p1"
+            assert AttemptRepository(session).get("a1").progress == {}
     finally:
         engine.dispose()
 
