@@ -13,6 +13,7 @@ import typer
 
 from controlplane.cli import catalog, cluster, jobs, resources, server
 from controlplane.cli.estimate import estimate
+from controlplane.cli.simulate import simulate
 from controlplane.cli.context import CliContext
 from controlplane.cli.output import OutputFormat
 from controlplane.client.client import DEFAULT_SERVER
@@ -36,6 +37,7 @@ app.command("validate")(resources.validate)
 app.command("schema")(resources.schema)
 app.command("events")(cluster.events)
 app.command("estimate")(estimate)
+app.command("simulate")(simulate)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(cluster.pools_app, name="pools")
 app.add_typer(cluster.queues_app, name="queues")

@@ -25,6 +25,7 @@ from controlplane.domain.errors import DomainError
 from controlplane.perfmodel.calibration import Calibration, default_calibration
 from controlplane.perfmodel.device import DeviceSpec, as_device
 from controlplane.perfmodel.ranking import search_layouts
+from controlplane.perfmodel.shapes import ExecutionOptions
 from controlplane.perfmodel.step import check_layout, estimate_training
 from controlplane.perfmodel.throughput import ThroughputTable
 from controlplane.scheduling.snapshot import Estimator, Job, RateEstimate
@@ -75,7 +76,8 @@ class FixedRates:
     _folded: dict[tuple[str, str], float] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._folded = {(workload, accelerator.casefold()): rate for (workload, accelerator), rate in self.rates.items()}
+        self._folded = {(workload, accelerator.casefold()): rate
+                        for (workload, accelerator), rate in self.rates.items()}
 
     def estimate(self, job: Job, accelerator: str, devices_per_node: int) -> RateEstimate:
         workload = job.workload_type or job.job_id
@@ -130,17 +132,12 @@ class ModeledRates:
         if not self.allow_replan:
             return RateEstimate(None, problem)
         found = search_layouts(model, device, devices=layout.devices, global_batch_size=layout.global_batch_size,
-                               base=layout, options=estimate_options(), calibration=self.calibration)
+                               base=layout, options=ExecutionOptions(), calibration=self.calibration)
         found = [e for e in found if e.layout.tp <= devices_per_node]
         if not found:
             return RateEstimate(None, f"{problem}; no layout of {layout.devices} devices fits either")
         best = found[0]
         return RateEstimate(1.0 / best.step.step_seconds, layout=best.layout)
-
-
-def estimate_options() -> Any:
-    from controlplane.perfmodel.shapes import ExecutionOptions
-    return ExecutionOptions()
 
 
 @dataclass

@@ -1,0 +1,208 @@
+"""Where a job can run, what it would cost there, and which option a policy prefers.
+
+Owns ``Option`` (one pool a job fits, with its rate, goodput, price and expected finish),
+``job_options`` (the usable options plus, for every pool that is not usable, the reason) and
+the rankings policies choose by.
+
+A pool is *usable* for a job when: its type is among the job's types; its devices have at least
+``min_memory_gib``; tensor parallelism fits in one of its nodes; the job allows spot (when the
+pool is spot) and the pool's observed preemption rate is under the job's limit; the estimator
+gives a rate (the model fits in memory, possibly with a re-planned layout); the pool is large
+enough for the gang; and the price respects ``max_dollars_per_hour`` and the remaining budget.
+
+Cost per unit of work (the Suanli ranking): ``price × devices / 3600 / (rate × goodput)`` dollars
+per useful step, where goodput discounts spot pools by the work expected to be lost:
+a gang over ``k`` nodes of a pool preempted ``λ`` times per node-hour is preempted ``kλ`` times an
+hour, each time losing on average half a checkpoint interval plus the restart overhead, so
+``goodput = 1 / (1 + kλ/3600 × (interval/2 + restart))``. Options that miss the job's deadline
+rank after those that meet it; costs within ``COST_TIE_RATIO`` of each other count as equal and
+the faster option wins (with free on-prem capacity priced at zero, this picks the fastest type).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from controlplane.perfmodel.shapes import Layout
+from controlplane.scheduling.decisions import format_duration
+from controlplane.scheduling.snapshot import Estimator, Job, Pool
+
+SECONDS_PER_HOUR = 3600.0
+COST_TIE_RATIO = 1.03
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One pool a job can run on."""
+
+    pool: Pool
+    order: int
+    """Position of the pool in the snapshot (first-fit order)."""
+    steps_per_second: float
+    goodput: float
+    layout: Layout | None
+    dollars_per_hour: float
+    finish_s: float
+    """Expected seconds from start to finish, restart overhead and expected losses included."""
+    meets_deadline: bool
+
+    @property
+    def useful_steps_per_second(self) -> float:
+        return self.steps_per_second * self.goodput
+
+    @property
+    def dollars_per_step(self) -> float:
+        return self.dollars_per_hour / SECONDS_PER_HOUR / self.useful_steps_per_second
+
+    def describe(self) -> str:
+        cost = (f"${self.dollars_per_step * 1000:,.3g}/1k steps, " if self.dollars_per_hour > 0 else "")
+        return (f"{cost}{self.steps_per_second:.3g} steps/s on {self.pool.accelerator}"
+                f"{', goodput ' + format(self.goodput, '.0%') if self.goodput < 0.995 else ''}, "
+                f"done in {format_duration(self.finish_s)}")
+
+
+def spot_goodput(job: Job, pool: Pool) -> float:
+    """Share of the work that survives the pool's expected preemptions (1.0 on non-spot pools)."""
+    if not pool.spot or pool.preemption_rate_per_hour <= 0:
+        return 1.0
+    nodes = math.ceil(job.devices / pool.devices_per_node)
+    per_second = nodes * pool.preemption_rate_per_hour / SECONDS_PER_HOUR
+    return 1.0 / (1.0 + per_second * (job.checkpoint_interval_s / 2.0 + job.restart_overhead_s))
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """A pool where a job's profile can run at all, before prices, deadline and budget."""
+
+    order: int
+    pool: Pool
+    steps_per_second: float
+    layout: Layout | None
+
+
+ProfileKey = tuple[object, ...]
+
+
+def profile_key(job: Job) -> ProfileKey:
+    """What decides where a job fits: jobs with equal keys fit the same pools at the same rates.
+
+    Estimators answer from the workload type, model, layout and gang size; a job with neither a
+    workload type nor a model is its own profile.
+    """
+    workload = job.workload_type if job.workload_type is not None or job.model is not None else job.job_id
+    return (job.allowed_types, job.min_memory_gib, id(job.layout) if job.layout is not None else None,
+            id(job.model) if job.model is not None else None, job.spot_allowed, job.max_preemptions_per_hour,
+            job.devices, workload)
+
+
+def job_fits(job: Job, pools: Sequence[Pool], capacities: Mapping[str, int],
+             estimator: Estimator) -> tuple[list[Fit], list[str]]:
+    """Pools the job's profile can use (in pool order), and a reason for each one it cannot."""
+    fits: list[Fit] = []
+    unusable: list[str] = []
+    refused_types: set[str] = set()
+    for order, pool in enumerate(pools):
+        accelerator = pool.accelerator
+        if accelerator in refused_types:
+            continue
+        type_problem = _type_problem(job, pool)
+        if type_problem is not None:
+            refused_types.add(accelerator)
+            unusable.append(f"{accelerator}: {type_problem}")
+            continue
+        if pool.spot and not job.spot_allowed:
+            unusable.append(f"{pool.name}: spot pool, and the job does not allow spot")
+            continue
+        if (pool.spot and job.max_preemptions_per_hour is not None
+                and pool.preemption_rate_per_hour > job.max_preemptions_per_hour):
+            unusable.append(f"{pool.name}: preempted {pool.preemption_rate_per_hour:.2g}/h, above the job's "
+                            f"limit of {job.max_preemptions_per_hour:g}/h")
+            continue
+        if capacities.get(pool.name, 0) < job.devices:
+            unusable.append(f"{pool.name}: has {capacities.get(pool.name, 0)} devices in all")
+            continue
+        estimate = estimator.estimate(job, accelerator, pool.devices_per_node)
+        if not estimate.fits:
+            refused_types.add(accelerator)
+            unusable.append(f"{accelerator}: {estimate.reason or 'no rate estimate'}")
+            continue
+        assert estimate.steps_per_second is not None
+        fits.append(Fit(order, pool, estimate.steps_per_second, estimate.layout or job.layout))
+    return fits, unusable
+
+
+def price_fits(job: Job, fits: Sequence[Fit], unusable: Sequence[str], now: float) -> tuple[list[Option], list[str]]:
+    """The job's options on the pools it fits: price, goodput, expected finish, deadline, budget."""
+    usable: list[Option] = []
+    refused = list(unusable)
+    for fit in fits:
+        pool, rate = fit.pool, fit.steps_per_second
+        dollars_per_hour = pool.price_per_device_hour * job.devices
+        if job.max_dollars_per_hour is not None and dollars_per_hour > job.max_dollars_per_hour:
+            refused.append(f"{pool.name}: ${dollars_per_hour:,.0f}/h exceeds the job's maxDollarsPerHour "
+                           f"${job.max_dollars_per_hour:,.0f}")
+            continue
+        goodput = spot_goodput(job, pool)
+        finish_s = job.restart_overhead_s + job.remaining_steps / (rate * goodput)
+        if job.budget_dollars is not None and dollars_per_hour * finish_s / SECONDS_PER_HOUR > job.budget_dollars:
+            refused.append(f"{pool.name}: ~${dollars_per_hour * finish_s / SECONDS_PER_HOUR:,.0f} to finish, "
+                           f"over the remaining budget ${job.budget_dollars:,.0f}")
+            continue
+        meets = job.deadline is None or now + finish_s <= job.deadline
+        usable.append(Option(pool=pool, order=fit.order, steps_per_second=rate, goodput=goodput, layout=fit.layout,
+                             dollars_per_hour=dollars_per_hour, finish_s=finish_s, meets_deadline=meets))
+    return usable, refused
+
+
+def job_options(job: Job, pools: Sequence[Pool], capacities: Mapping[str, int], estimator: Estimator,
+                now: float) -> tuple[list[Option], list[str]]:
+    """Usable options (in pool order) and reasons for the rest; see the module docstring."""
+    fits, unusable = job_fits(job, pools, capacities, estimator)
+    return price_fits(job, fits, unusable, now)
+
+
+def _type_problem(job: Job, pool: Pool) -> str | None:
+    if not job.accepts(pool.accelerator):
+        return f"not among the job's types ({', '.join(job.allowed_types or ())})"
+    if job.min_memory_gib is not None and pool.memory_gib is not None and pool.memory_gib < job.min_memory_gib:
+        return f"{pool.memory_gib:g} GiB per device, below the job's minMemoryGiB {job.min_memory_gib:g}"
+    if job.layout is not None and job.layout.tp > pool.devices_per_node:
+        return (f"tp={job.layout.tp} must stay inside one node, and its nodes have {pool.devices_per_node} "
+                "devices")
+    return None
+
+
+# -- rankings ------------------------------------------------------------------------------------
+
+_LOG_TIE = math.log(COST_TIE_RATIO)
+
+
+def _cost_bucket(option: Option) -> float:
+    if option.dollars_per_hour <= 0:
+        return -math.inf
+    return math.floor(math.log(option.dollars_per_step) / _LOG_TIE)
+
+
+def rank_by_cost_per_work(options: Sequence[Option]) -> list[Option]:
+    """Deadline met first, then dollars per useful step (ties within 3 %), then the sooner finish."""
+    return sorted(options, key=lambda o: (not o.meets_deadline, _cost_bucket(o), o.finish_s, o.order))
+
+
+def rank_first_fit(options: Sequence[Option]) -> list[Option]:
+    """The snapshot's pool order."""
+    return sorted(options, key=lambda o: o.order)
+
+
+def rank_cheapest_hourly(options: Sequence[Option]) -> list[Option]:
+    """Lowest dollars per hour first (what the gang costs per hour, not per unit of work)."""
+    return sorted(options, key=lambda o: (o.dollars_per_hour, o.order))
+
+
+RANKINGS = {
+    "cost-per-work": rank_by_cost_per_work,
+    "first-fit": rank_first_fit,
+    "most-free": rank_first_fit,
+    "cheapest-hourly": rank_cheapest_hourly,
+}

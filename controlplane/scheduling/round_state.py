@@ -1,0 +1,161 @@
+"""The working state of one round: a private copy of the free state plus the books kept beside it.
+
+Owns ``RoundState``: the topology copy the round allocates on, the quota ledger, the release
+forecast for reservations, the running attempts (with their expected ends) and the decisions
+made so far. Starting and stopping go through ``start``/``stop``/``restore`` so that all of
+these stay consistent. Nothing here decides anything; ``controlplane.scheduling.scheduler``
+does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from controlplane.scheduling.backfill import ReleaseForecast, Reservation
+from controlplane.scheduling.choice import Fit, Option, ProfileKey, job_fits, price_fits, profile_key
+from controlplane.scheduling.decisions import Admit, Decision, Preempt, PreemptKind
+from controlplane.scheduling.placing import PlacedGang
+from controlplane.scheduling.preemption import VictimIndex, lost_work_s
+from controlplane.scheduling.quotas import QuotaLedger
+from controlplane.scheduling.snapshot import Attempt, ClusterSnapshot, Job, Pool
+
+PlaceFn = Callable[[Job, Option, "RoundState"], PlacedGang | str]
+"""Ask the placer for devices of ``option.pool`` on the round's topology copy."""
+
+
+@dataclass
+class Running:
+    job: Job
+    pool: Pool
+    devices: tuple[int, ...]
+    started_at: float
+    borrowed: bool
+    ends_in_s: float
+    new: bool = False
+    """Started in this round."""
+
+    @property
+    def spot(self) -> bool:
+        return self.pool.spot
+
+
+class RoundState:
+    """See the module docstring."""
+
+    def __init__(self, snapshot: ClusterSnapshot) -> None:
+        self.snapshot = snapshot
+        self.now = snapshot.now
+        self.topology = snapshot.topology.snapshot()
+        self.pools = snapshot.pools
+        self.pool_by_name = snapshot.pool_by_name()
+        tree = self.topology.tree
+        counts = np.bincount(tree.device_pool, minlength=len(tree.pools))
+        self.capacity = {info.name: int(counts[i]) for i, info in enumerate(tree.pools)}
+        self.jobs = {job.job_id: job for job in snapshot.jobs}
+        self.ledger = QuotaLedger(snapshot.queues)
+        self.forecast = ReleaseForecast()
+        self.running: dict[str, Running] = {}
+        self.stopped: set[str] = set()
+        """Jobs preempted in this round (not re-admitted before the next round)."""
+        self.decisions: list[Decision] = []
+        self.reservation: Reservation | None = None
+        self.victims: VictimIndex | None = None
+        """Built by the scheduler on the first job that may preempt."""
+        self._options: dict[str, tuple[list[Option], list[str]]] = {}
+        self._fits: dict[ProfileKey, tuple[list[Fit], list[str]]] = {}
+        self.total_units = sum(self.capacity.get(p.name, 0) * p.units_per_device for p in self.pools)
+        self.total_dollars_per_day = sum(self.capacity.get(p.name, 0) * p.price_per_device_hour * 24
+                                         for p in self.pools)
+        for attempt in snapshot.attempts:
+            self._add_running(attempt)
+
+    def _add_running(self, attempt: Attempt) -> None:
+        job = self.jobs[attempt.job_id]
+        pool = self.pool_by_name[attempt.pool]
+        ends_in = self.expected_remaining_s(job, pool)
+        self.running[job.job_id] = Running(job, pool, attempt.devices, attempt.started_at, attempt.borrowed, ends_in)
+        self.ledger.add(job, pool, borrowed=attempt.borrowed)
+        self.forecast.add(pool.name, ends_in, len(attempt.devices))
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def pending(self) -> list[Job]:
+        return [job for job in self.snapshot.jobs if job.job_id not in self.running and job.job_id not in self.stopped]
+
+    def free(self, pool: str) -> int:
+        return self.topology.free_devices_in_pool(pool)
+
+    def fits(self, job: Job) -> tuple[list[Fit], list[str]]:
+        """Pools the job's profile fits at all (cached per profile for the round)."""
+        key = profile_key(job)
+        fits = self._fits.get(key)
+        if fits is None:
+            fits = job_fits(job, self.pools, self.capacity, self.snapshot.estimator)
+            self._fits[key] = fits
+        return fits
+
+    def options(self, job: Job) -> tuple[list[Option], list[str]]:
+        cached = self._options.get(job.job_id)
+        if cached is None:
+            fits, unusable = self.fits(job)
+            cached = price_fits(job, fits, unusable, self.now)
+            self._options[job.job_id] = cached
+        return cached
+
+    def expected_remaining_s(self, job: Job, pool: Pool) -> float:
+        estimate = self.snapshot.estimator.estimate(job, pool.accelerator, pool.devices_per_node)
+        if not estimate.fits:
+            return math.inf
+        assert estimate.steps_per_second is not None
+        return job.remaining_steps / estimate.steps_per_second
+
+    def share(self, team: str) -> float:
+        return self.ledger.dominant_share(team, self.total_units, self.total_dollars_per_day)
+
+    def ran_s(self, job_id: str) -> float:
+        running = self.running[job_id]
+        return self.now - running.started_at
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def start(self, job: Job, option: Option, placed: PlacedGang, *, borrowed: bool, reason: str,
+              preempts: Sequence[str] = (), backfilled: bool = False) -> Admit:
+        """Allocate the gang, book it, and return the ``Admit`` (not yet appended)."""
+        pool = option.pool
+        self.topology.allocate(placed.devices, job.job_id)
+        self.ledger.add(job, pool, borrowed=borrowed)
+        self.forecast.add(pool.name, option.finish_s, job.devices)
+        self.running[job.job_id] = Running(job, pool, placed.devices, self.now, borrowed, option.finish_s, new=True)
+        if self.reservation is not None and self.reservation.job_id != job.job_id:
+            self.reservation.charge(pool.name, job.devices, option.finish_s)
+        return Admit(job_id=job.job_id, pool=pool.name, accelerator=pool.accelerator, devices=placed.devices,
+                     reason=reason, layout=option.layout, placement=placed.placement, borrowed=borrowed,
+                     preempts=tuple(preempts), steps_per_second=option.steps_per_second,
+                     dollars_per_hour=option.dollars_per_hour, backfilled=backfilled)
+
+    def stop(self, job_id: str) -> Running:
+        """Release a running attempt's devices and unbook it (the caller records the decision)."""
+        running = self.running.pop(job_id)
+        self.stopped.add(job_id)
+        self.topology.release(running.devices)
+        self.ledger.remove(running.job, running.pool, borrowed=running.borrowed)
+        self.forecast.remove(running.pool.name, running.ends_in_s, len(running.devices))
+        return running
+
+    def restore(self, running: Running) -> None:
+        """Undo ``stop`` (when what the stop was for did not work out)."""
+        self.topology.allocate(running.devices, running.job.job_id)
+        self.stopped.discard(running.job.job_id)
+        self.ledger.add(running.job, running.pool, borrowed=running.borrowed)
+        self.forecast.add(running.pool.name, running.ends_in_s, len(running.devices))
+        self.running[running.job.job_id] = running
+
+    def preempt_decision(self, running: Running, kind: PreemptKind, reason: str,
+                         for_job: str | None = None) -> Preempt:
+        lost = lost_work_s(self.now, running.started_at, running.job.last_checkpoint_at)
+        return Preempt(job_id=running.job.job_id, pool=running.pool.name, reason=reason, preempt_kind=kind,
+                       lost_work_s=lost, for_job=for_job)
