@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import catalog, cluster, jobs, resources, server
+from controlplane.cli import catalog, cluster, experts, jobs, resources, server
 from controlplane.cli.estimate import estimate
 from controlplane.cli.simulate import simulate
 from controlplane.cli.context import CliContext
@@ -43,6 +43,7 @@ app.add_typer(cluster.pools_app, name="pools")
 app.add_typer(cluster.queues_app, name="queues")
 app.add_typer(server.app, name="server")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(experts.app, name="experts")
 
 
 def run() -> None:
