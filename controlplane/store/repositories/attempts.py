@@ -29,7 +29,7 @@ _ACTIVE = [status.value for status in ACTIVE_ATTEMPT_STATUSES]
 
 def default_request_id(job_id: str, number: int) -> str:
     """The launch request id of attempt ``number`` of ``job_id``: derivable again after a crash."""
-    return f"{job_id}/attempt-{number}"
+    return f"{job_id}:attempt-{number}"
 
 
 class AttemptRepository:

@@ -177,3 +177,15 @@ class JobRepository:
             raise ConflictError(f"idempotency key {row.idempotency_key!r} was already used by team "
                                 f"{row.team}",
                                 field="idempotency_key", hint="use a fresh key for a new submission")
+
+    def set_message(self, job_id: str, message: str, *, now: datetime | None = None) -> JobRecord:
+        """Update what ``suanli jobs describe`` says about the job (why it waits), without a status
+        change; writes no event (the message may change every scheduling round)."""
+        row = self._session.get(JobRow, job_id)
+        if row is None:
+            raise NotFoundError(f"job {job_id} not found", field="job_id")
+        if row.status_message != message:
+            row.status_message = message
+            row.updated_at = now or utcnow()
+            self._session.flush()
+        return job_record(row)
