@@ -55,7 +55,7 @@ class ControlPlane:
         assert job.metadata.uid is not None
         return job.metadata.uid
 
-    def job(self, uid: str):  # noqa: ANN201 - a JobView
+    def job(self, uid: str):
         return self.services.jobs.get(kind="TrainingJob", ref=uid, team=None)
 
     def events(self, uid: str) -> list[str]:
