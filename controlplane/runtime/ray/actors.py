@@ -1,0 +1,252 @@
+"""The two Ray actors of ``RayRuntime``: ``RankHost`` (one per rank) and ``Hub`` (one per runtime).
+
+``RankHost`` is a threaded actor pinned to its rank's placement-group bundle. ``run`` does the
+rank's whole life in one call: rendezvous (rank 0 picks ``MASTER_PORT`` on its node and
+publishes ``MASTER_ADDR:PORT`` through the hub; the others wait for it), build the rank's
+environment, run the entrypoint (``entrypoints``), flush the last reports and return a
+``RankOutcome``. Meanwhile ``where``, ``request_stop``, ``request_checkpoint`` and ``logs`` are
+served from other threads, and ``wind_down`` (flush reports, return the log) just before the
+driver kills a rank that has not finished. Worker-SDK reports are batched and pushed to the hub every
+``FLUSH_SECONDS``; the final push completes before ``run`` returns, so a driver that sees the
+outcome and then drains the hub has every report.
+
+``Hub`` is a small actor on the driver's node: rendezvous addresses and the report queue.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ray
+
+from controlplane.runtime import rank_env, worker
+from controlplane.runtime.cluster_definition import NODE_LABEL
+from controlplane.runtime.ray.entrypoints import Exit, RankLog, run_command, run_function
+from controlplane.runtime.types import CheckpointCommit, LaunchSpec, StepReport
+
+FLUSH_SECONDS = 0.25
+RENDEZVOUS_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class RankPayload:
+    spec: LaunchSpec
+    rank: int
+    log_path: str | None
+    rendezvous_timeout_s: float
+    kept_log_lines: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankOutcome:
+    exit_code: int
+    error: str | None
+    log: tuple[str, ...]
+    finished_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RankWhereabouts:
+    ray_node_id: str
+    node_name: str
+    address: str
+    pid: int
+
+
+class Hub:
+    """Rendezvous addresses per attempt and the queue of reports from every rank."""
+
+    def __init__(self) -> None:
+        self._events: list[StepReport | CheckpointCommit] = []
+        self._masters: dict[str, tuple[str, int]] = {}
+
+    def push(self, events: list[StepReport | CheckpointCommit]) -> None:
+        self._events.extend(events)
+
+    def drain(self) -> list[StepReport | CheckpointCommit]:
+        events, self._events = self._events, []
+        return events
+
+    def publish_master(self, attempt_id: str, address: str, port: int) -> None:
+        self._masters[attempt_id] = (address, port)
+
+    def master(self, attempt_id: str) -> tuple[str, int] | None:
+        return self._masters.get(attempt_id)
+
+    def forget(self, attempt_id: str) -> None:
+        self._masters.pop(attempt_id, None)
+
+
+class _ActorBridge:
+    """The worker SDK's bridge inside a rank host: reports into a buffer, requests from events."""
+
+    def __init__(self, host: RankHost, attempt_id: str, rank: int) -> None:
+        self._host = host
+        self._attempt_id = attempt_id
+        self._rank = rank
+
+    def report_step(self, step: int, loss: float | None, tokens: int | None, time: float) -> None:
+        self._host.record(StepReport(self._attempt_id, self._rank, step, loss, tokens, time))
+
+    def report_checkpoint(self, step: int, uri: str, bytes: int, time: float) -> None:
+        self._host.record(CheckpointCommit(self._attempt_id, step, uri, bytes, time))
+
+    def stop_requested(self) -> bool:
+        return self._host.stop_event.is_set()
+
+    def checkpoint_requested(self) -> bool:
+        return self._host.checkpoint_event.is_set()
+
+    def clear_checkpoint_request(self) -> None:
+        self._host.checkpoint_event.clear()
+
+
+class RankHost:
+    """One rank of one attempt; see the module docstring."""
+
+    def __init__(self, hub: Any) -> None:
+        self._hub = hub
+        self.stop_event = threading.Event()
+        self.checkpoint_event = threading.Event()
+        self._pending: list[StepReport | CheckpointCommit] = []
+        self._pending_lock = threading.Lock()
+        self._log: RankLog | None = None
+        self._scratch: Path | None = None  # request files of a command entrypoint, made by run()
+        self._scratch_lock = threading.Lock()
+
+    def where(self) -> RankWhereabouts:
+        context = ray.get_runtime_context()
+        node_id = context.get_node_id()
+        label: Any = context.get_node_labels().get(NODE_LABEL)
+        name = label if isinstance(label, str) else (label[0] if label else node_id)
+        return RankWhereabouts(node_id, str(name), ray.util.get_node_ip_address(), os.getpid())
+
+    def record(self, event: StepReport | CheckpointCommit) -> None:
+        with self._pending_lock:
+            self._pending.append(event)
+
+    def request_stop(self) -> None:
+        self.stop_event.set()
+        self._touch("stop")
+
+    def request_checkpoint(self) -> None:
+        self.checkpoint_event.set()
+        self._touch("checkpoint")
+
+    def _touch(self, name: str) -> None:
+        with self._scratch_lock:
+            if self._scratch is not None:
+                (self._scratch / name).touch()
+
+    def _make_scratch(self) -> Path:
+        """The directory of a command's report and request files, with requests made so far."""
+        with self._scratch_lock:
+            self._scratch = Path(tempfile.mkdtemp(prefix="suanli-rank-"))
+            if self.stop_event.is_set():
+                (self._scratch / "stop").touch()
+            if self.checkpoint_event.is_set():
+                (self._scratch / "checkpoint").touch()
+            return self._scratch
+
+    def _remove_scratch(self) -> None:
+        with self._scratch_lock:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
+
+    def logs(self) -> list[str]:
+        return self._log.lines() if self._log is not None else []
+
+    def wind_down(self) -> list[str]:
+        """Push the reports still buffered and return the log: the last words before a kill."""
+        self._flush(wait=True)
+        self._remove_scratch()
+        return self.logs()
+
+    def run(self, payload: RankPayload) -> RankOutcome:
+        spec, rank = payload.spec, payload.spec.ranks[payload.rank]
+        self._log = log = RankLog(Path(payload.log_path) if payload.log_path else None)
+        flusher_done = threading.Event()
+        flusher = threading.Thread(target=self._flush_periodically, args=(flusher_done,), daemon=True)
+        flusher.start()
+        try:
+            address, port = self._rendezvous(payload)
+            if isinstance(spec.entrypoint, str):
+                environment = rank_environment_for(spec, payload.rank, address, port, None)
+                worker.install_bridge(_ActorBridge(self, spec.attempt_id, rank.rank))
+                result = run_function(spec.entrypoint, environment, spec.working_dir, log)
+            else:
+                scratch = self._make_scratch()
+                files = {rank_env.REPORT_FILE: str(scratch / "reports.jsonl"),
+                         rank_env.STOP_FILE: str(scratch / "stop"),
+                         rank_env.CHECKPOINT_FILE: str(scratch / "checkpoint")}
+                environment = rank_environment_for(spec, payload.rank, address, port, files)
+                result = run_command(spec.entrypoint, environment, spec.working_dir, log, scratch / "reports.jsonl",
+                                     lambda record: self._record_from_file(spec.attempt_id, rank.rank, record))
+        except TimeoutError as error:
+            log.line(str(error))
+            result = Exit(1, str(error))
+        finally:
+            flusher_done.set()
+            flusher.join()
+            self._remove_scratch()
+        self._flush(wait=True)
+        log.close()
+        return RankOutcome(result.code, result.error, log.tail(payload.kept_log_lines), time.time())
+
+    def _rendezvous(self, payload: RankPayload) -> tuple[str, int]:
+        spec = payload.spec
+        if payload.rank == 0:
+            address = ray.util.get_node_ip_address()
+            port = spec.master_port or _free_port()
+            ray.get(self._hub.publish_master.remote(spec.attempt_id, address, port))
+            return address, port
+        deadline = time.monotonic() + payload.rendezvous_timeout_s
+        while time.monotonic() < deadline:
+            master = ray.get(self._hub.master.remote(spec.attempt_id))
+            if master is not None:
+                return master[0], int(master[1])
+            if self.stop_event.wait(RENDEZVOUS_POLL_SECONDS):
+                break
+        raise TimeoutError(f"rank 0 of {spec.attempt_id} did not publish its address "
+                           f"within {payload.rendezvous_timeout_s:.0f}s")
+
+    def _record_from_file(self, attempt_id: str, rank: int, record: dict[str, Any]) -> None:
+        if record.get("kind") == "step":
+            self.record(StepReport(attempt_id, rank, int(record["step"]), record.get("loss"), record.get("tokens"),
+                                   float(record["time"])))
+        elif record.get("kind") == "checkpoint":
+            self.record(CheckpointCommit(attempt_id, int(record["step"]), str(record["uri"]),
+                                         int(record.get("bytes") or 0), float(record["time"])))
+
+    def _flush_periodically(self, done: threading.Event) -> None:
+        while not done.wait(FLUSH_SECONDS):
+            self._flush(wait=False)
+
+    def _flush(self, *, wait: bool) -> None:
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if batch or wait:
+            reference = self._hub.push.remote(batch)
+            if wait:
+                ray.get(reference)
+
+
+def rank_environment_for(spec: LaunchSpec, rank: int, address: str, port: int,
+                         files: dict[str, str] | None) -> dict[str, str]:
+    return rank_env.rank_environment(spec, spec.ranks[rank], master_addr=address, master_port=port, files=files)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("", 0))
+        port: int = probe.getsockname()[1]
+        return port
