@@ -12,10 +12,11 @@ from typing import Annotated
 import typer
 
 from controlplane.cli import catalog, cluster, experts, jobs, resources, server
-from controlplane.cli.estimate import estimate
-from controlplane.cli.simulate import simulate
 from controlplane.cli.context import CliContext
+from controlplane.cli.estimate import estimate
+from controlplane.cli.place import place
 from controlplane.cli.output import OutputFormat
+from controlplane.cli.simulate import simulate
 from controlplane.client.client import DEFAULT_SERVER
 
 app = typer.Typer(name="suanli", help="Suanli: one control plane for AI compute across clouds and accelerators.",
@@ -37,6 +38,7 @@ app.command("validate")(resources.validate)
 app.command("schema")(resources.schema)
 app.command("events")(cluster.events)
 app.command("estimate")(estimate)
+app.command("place")(place)
 app.command("simulate")(simulate)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(cluster.pools_app, name="pools")

@@ -8,6 +8,10 @@ convention), the baselines ``FirstFitPlacer`` and ``RoundRobinPlacer`` and the
 Pure: no I/O, no clock; placers read a ``Topology`` and never change it.
 """
 
+from controlplane.placement.adapters import request_from_training_job
+from controlplane.placement.baselines import FirstFitPlacer, RoundRobinPlacer
+from controlplane.placement.eligibility import DeviceLookup, catalog_device_lookup
+from controlplane.placement.topology_aware import TopologyAwarePlacer
 from controlplane.placement.types import (
     GROUP_KINDS,
     Placement,
@@ -19,9 +23,15 @@ from controlplane.placement.types import (
 
 __all__ = [
     "GROUP_KINDS",
+    "DeviceLookup",
+    "FirstFitPlacer",
     "Placement",
     "PlacementFailure",
     "PlacementRequest",
     "Placer",
     "RankCoordinates",
+    "RoundRobinPlacer",
+    "TopologyAwarePlacer",
+    "catalog_device_lookup",
+    "request_from_training_job",
 ]

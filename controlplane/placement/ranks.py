@@ -57,14 +57,14 @@ def stage_of(layout: Layout, ranks: RankArray) -> RankArray:
 def coordinates(layout: Layout) -> tuple[RankCoordinates, ...]:
     """The coordinates of every rank, in rank order."""
     tp, cp, dp, ep = layout.tp, layout.cp, layout.dp, layout.ep
-    result = []
-    for rank in range(layout.devices):
-        t = rank % tp
-        c = (rank // tp) % cp
-        d = (rank // (tp * cp)) % dp
-        p = rank // (tp * cp * dp)
-        result.append(RankCoordinates(rank=rank, tp=t, pp=p, dp=d, ep=(c + cp * d) % ep, cp=c))
-    return tuple(result)
+    ranks = np.arange(layout.devices, dtype=np.int64)
+    t = ranks % tp
+    c = (ranks // tp) % cp
+    d = (ranks // (tp * cp)) % dp
+    p = ranks // (tp * cp * dp)
+    e = (c + cp * d) % ep
+    return tuple(RankCoordinates(*values) for values in zip(ranks.tolist(), t.tolist(), p.tolist(), d.tolist(),
+                                                             e.tolist(), c.tolist(), strict=True))
 
 
 def groups_as_tuples(layout: Layout) -> dict[str, tuple[tuple[int, ...], ...]]:

@@ -98,12 +98,12 @@ class Placement:
     pools: tuple[str, ...]
     accelerators: tuple[str, ...]
     coordinates: tuple[RankCoordinates, ...]
-    groups: Mapping[str, tuple[tuple[int, ...], ...]]
+    groups: Mapping[str, tuple[tuple[int, ...], ...]] = field(hash=False)
     stage_layers: tuple[int, ...]
     comm_cost_s: float
     predicted_bubble: float
     reasons: tuple[str, ...]
-    comm_breakdown_s: Mapping[str, float] = field(default_factory=dict)
+    comm_breakdown_s: Mapping[str, float] = field(default_factory=dict, hash=False)
     stage_accelerators: tuple[str, ...] = ()
     """Accelerator type of each pipeline stage."""
     placer: str = ""
