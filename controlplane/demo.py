@@ -83,7 +83,7 @@ def main() -> int:
         suanli("submit", str(EXAMPLES / "tiny-cpu.yaml"), "--idempotency-key", "demo-tiny-cpu.yaml", env=env)
         banner("a malformed spec is refused with file, line and field (exit code 2)")
         bad = workdir / "bad-job.yaml"
-        text = (EXAMPLES / "tiny-cpu.yaml").read_text().replace("data: 2", "data: 3")
+        text = (EXAMPLES / "tiny-cpu.yaml").read_text().replace("data: 4", "data: 3")
         bad.write_text(text)
         code = suanli("submit", str(bad), env=env, check=False)
         print(f"(exit code {code})")

@@ -44,7 +44,7 @@ def test_submit_list_describe_cancel_round_trip(cli: Cli) -> None:
 
 def test_malformed_spec_exits_2_naming_file_line_and_field_without_traceback(cli: Cli, tmp_path: Path) -> None:
     bad = tmp_path / "job.yaml"
-    bad.write_text((EXAMPLES / "tiny-cpu.yaml").read_text().replace("data: 2", "data: 3"))
+    bad.write_text((EXAMPLES / "tiny-cpu.yaml").read_text().replace("data: 4", "data: 3"))
     result = cli("submit", str(bad))
     assert result.code == 2
     assert f"{bad}:" in result.stderr

@@ -20,7 +20,8 @@ from controlplane.services import Services
 from controlplane.services.validation import CatalogValidator
 from controlplane.settings import Settings
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "jobspecs" / "examples"
+REPOSITORY = Path(__file__).resolve().parents[3]
+EXAMPLES = REPOSITORY / "jobspecs" / "examples"
 
 
 @dataclass
@@ -71,7 +72,7 @@ def validator() -> CatalogValidator:
 def control_plane(tmp_path: Path, validator: CatalogValidator) -> Iterator[ControlPlane]:
     services = Services.from_settings(Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}"),
                                       validator=validator)
-    for document in yaml.safe_load_all((EXAMPLES / "pools.yaml").read_text()):
+    for document in yaml.safe_load_all((REPOSITORY / "deploy" / "local" / "pools.yaml").read_text()):
         services.pools.apply(document, name=document["metadata"]["name"])
     workloads = Workloads()
     runtime = SimRuntime(load_cluster_definition(), workload=workloads)

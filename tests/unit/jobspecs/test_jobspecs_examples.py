@@ -111,11 +111,11 @@ def test_moe_inference_example_is_tp8_ep8_per_replica() -> None:
     assert svc.spec.spot.on_demand_base == 1
 
 
-def test_tiny_example_is_the_two_device_demo_job() -> None:
+def test_tiny_example_is_the_four_rank_data_parallel_demo_job() -> None:
     (job,) = load_file(EXAMPLES / "tiny-cpu.yaml")
     assert isinstance(job, TrainingJob)
     spec = job.spec
-    assert spec.device_count == 2 and spec.parallelism.data == 2
+    assert spec.device_count == 4 and spec.parallelism.data == 4
     assert spec.resources.accelerators.types == "any"
     assert spec.entrypoint.function == "controlplane.examples.tiny_train:main"
     assert spec.total_steps == 50
