@@ -13,9 +13,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+def data_dir() -> Path:
+    """``<user data dir>/suanli``: where the embedded control plane keeps its state."""
+    return Path(user_data_dir("suanli", appauthor=False))
+
+
 def default_database_url() -> str:
     """``sqlite:///<user data dir>/suanli/state.db``: the embedded default store."""
-    return f"sqlite:///{Path(user_data_dir('suanli', appauthor=False)) / 'state.db'}"
+    return f"sqlite:///{data_dir() / 'state.db'}"
 
 
 class Settings(BaseSettings):
@@ -30,3 +35,5 @@ class Settings(BaseSettings):
     page_size_default: int = 50
     page_size_max: int = 500
     log_level: str = "info"
+    log_dir: Path = Field(default_factory=lambda: data_dir() / "logs",
+                          description="where ranks write their output: <log_dir>/<attempt>/rank-<r>.log")

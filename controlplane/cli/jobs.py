@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from enum import StrEnum
 from typing import Annotated
 
@@ -11,7 +12,8 @@ from rich.console import Console
 from controlplane.cli.context import cli_context, resolve_output
 from controlplane.cli.errors import friendly_errors
 from controlplane.cli.output import OutputFormat, emit
-from controlplane.cli.views import age, job_row, job_table_columns
+from controlplane.cli.views import age, describe_progress_line, job_row, job_table_columns, placement_rows
+from controlplane.wire import AttemptView
 
 app = typer.Typer(help="List, describe and cancel training jobs and inference services.", no_args_is_help=True)
 console = Console(soft_wrap=True, highlight=False)
@@ -77,12 +79,50 @@ def describe(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job na
         console.print("  layout:    " + " ".join(f"{k}={v}" for k, v in parallelism.items()))
     console.print(f"  restarts:  {view.status.restarts}   age: {row['age']}")
     if view.status.attempts:
+        latest = view.status.attempts[-1]
+        describe_progress(latest, view.spec.get("totalSteps"))
+        cost = view.status.cost
+        if cost.dollars:
+            by_pool = ", ".join(f"{pool} ${dollars:,.4f}" for pool, dollars in cost.by_pool.items())
+            console.print(f"  cost:      ${cost.dollars:,.4f} for {cost.device_hours:,.4f} device-hours ({by_pool})")
         emit([a.to_json_dict() for a in view.status.attempts], OutputFormat.table, title="attempts",
              columns=[("#", "number"), ("STATUS", "status"), ("POOL", "pool"), ("ACCELERATOR", "accelerator"),
-                      ("STARTED", "startedAt"), ("ENDED", "endedAt"), ("REASON", "exitReason")])
+                      ("STARTED", "startedAt"), ("ENDED", "endedAt"), ("$", "costDollars"),
+                      ("REASON", "exitReason")])
+        if latest.placement:
+            emit(placement_rows(latest.placement), OutputFormat.table,
+                 title=f"placement of attempt {latest.number} ({latest.placement.get('layout') or '-'})",
+                 columns=[("NODE", "node"), ("RANKS", "ranks"), ("GROUPS", "groups")])
     if events:
         emit([{"age": age(e.time), "type": e.type, "message": e.message} for e in events], OutputFormat.table,
              title="events", columns=[("AGE", "age"), ("TYPE", "type"), ("MESSAGE", "message")])
+
+
+def describe_progress(attempt: AttemptView, total_steps: object) -> None:
+    line = describe_progress_line(attempt.progress, total_steps)
+    if line:
+        console.print(f"  progress:  {line}")
+
+
+@app.command("logs")
+@friendly_errors
+def logs(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job name or uid")], team: TeamOpt = None,
+         rank: Annotated[int, typer.Option("--rank", "-r", help="which rank")] = 0,
+         attempt: Annotated[int | None, typer.Option(help="attempt number (default: the latest)")] = None,
+         tail: Annotated[int | None, typer.Option(help="only the last N lines")] = None,
+         follow: Annotated[bool, typer.Option("--follow", "-f", help="keep printing until the attempt ends")]
+         = False, kind: KindOpt = WorkloadKind.training) -> None:
+    """Print a rank's output (stdout and stderr of the training code)."""
+    with cli_context(ctx).client() as client:
+        chunk = client.job_logs(job, team=team, kind=kind.api_kind, rank=rank, attempt=attempt, tail=tail)
+        for line in chunk.lines:
+            typer.echo(line)
+        while follow and not chunk.finished:
+            time.sleep(1.0)
+            chunk = client.job_logs(job, team=team, kind=kind.api_kind, rank=rank, attempt=chunk.attempt,
+                                    offset=chunk.next_offset)
+            for line in chunk.lines:
+                typer.echo(line)
 
 
 @app.command("cancel")

@@ -14,9 +14,10 @@ import typer
 from controlplane.cli import catalog, cluster, experts, jobs, resources, server
 from controlplane.cli.context import CliContext
 from controlplane.cli.estimate import estimate
-from controlplane.cli.place import place
 from controlplane.cli.output import OutputFormat
+from controlplane.cli.place import place
 from controlplane.cli.simulate import simulate
+from controlplane.cli.watch import watch
 from controlplane.client.client import DEFAULT_SERVER
 
 app = typer.Typer(name="suanli", help="Suanli: one control plane for AI compute across clouds and accelerators.",
@@ -40,6 +41,7 @@ app.command("events")(cluster.events)
 app.command("estimate")(estimate)
 app.command("place")(place)
 app.command("simulate")(simulate)
+jobs.app.command("watch")(watch)
 app.add_typer(jobs.app, name="jobs")
 app.add_typer(cluster.pools_app, name="pools")
 app.add_typer(cluster.queues_app, name="queues")

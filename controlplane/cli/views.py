@@ -43,3 +43,32 @@ def job_table_columns() -> list[Column]:
     return [("NAME", "name"), ("TEAM", "team"), ("STATUS", "status"), ("QUEUE", "queue"),
             ("PRIORITY", "priority"), ("DEVICES", "devices"), ("TYPES", "types"), ("ATTEMPTS", "attempts"),
             ("AGE", "age")]
+
+
+def describe_progress_line(progress: dict[str, Any], total_steps: object) -> str:
+    """``step 30/50 · loss 2.41 · 12.5 steps/s · 3,200 tokens/s`` (empty before the first report)."""
+    if not progress or "step" not in progress:
+        return ""
+    parts = [f"step {progress['step']}/{total_steps}" if total_steps else f"step {progress['step']}"]
+    if progress.get("loss") is not None:
+        parts.append(f"loss {float(progress['loss']):.4f}")
+    if progress.get("stepsPerSecond"):
+        parts.append(f"{float(progress['stepsPerSecond']):.2f} steps/s")
+    if progress.get("tokensPerSecond"):
+        parts.append(f"{float(progress['tokensPerSecond']):,.0f} tokens/s")
+    return " · ".join(parts)
+
+
+def placement_rows(placement: dict[str, Any]) -> list[dict[str, Any]]:
+    """A compact map of a stored placement: node -> ranks, with each rank's group coordinates."""
+    by_node: dict[str, list[dict[str, Any]]] = {}
+    for rank in placement.get("ranks", []):
+        by_node.setdefault(rank["node"], []).append(rank)
+    sizes = placement.get("parallelism", {})
+    shown = [key for key in ("tp", "pp", "dp", "ep", "cp") if int(sizes.get(key, 1)) > 1]
+    rows = []
+    for node, ranks in by_node.items():
+        groups = ["".join(f"{key}{r['coordinates'].get(key, 0)}" for key in shown) for r in ranks] if shown else []
+        rows.append({"node": node, "ranks": ",".join(str(r["rank"]) for r in ranks),
+                     "groups": " ".join(groups) or "-"})
+    return rows

@@ -18,6 +18,7 @@ from controlplane.wire import (
     EventView,
     HealthView,
     JobView,
+    LogChunk,
     Page,
     PoolView,
     QueueView,
@@ -118,6 +119,12 @@ class SuanliClient:
         response = self._request("POST", f"/v1/{JOB_COLLECTIONS[kind]}/{ref}:cancel",
                                  params={"team": team}, json={"reason": reason} if reason else {})
         return JobView.model_validate(response.json())
+
+    def job_logs(self, ref: str, *, team: str | None = None, kind: str = "TrainingJob", rank: int = 0,
+                 attempt: int | None = None, offset: int = 0, tail: int | None = None) -> LogChunk:
+        params = {"team": team, "rank": rank, "attempt": attempt, "offset": offset, "tail": tail}
+        response = self._request("GET", f"/v1/{JOB_COLLECTIONS[kind]}/{ref}/logs", params=params)
+        return LogChunk.model_validate(response.json())
 
     # -- apply (idempotent create-or-update of any kind) ----------------------------------------
     def apply(self, resource: dict[str, Any]) -> ApplyResult:

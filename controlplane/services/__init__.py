@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from controlplane import __version__
 from controlplane.services.context import ServiceContext
 from controlplane.services.events import EventService
+from controlplane.services.logs import LogService
 from controlplane.services.pools import PoolService
 from controlplane.services.queues import QueueService
 from controlplane.services.validation import CatalogValidator
@@ -30,6 +31,7 @@ class Services:
     pools: PoolService
     queues: QueueService
     events: EventService
+    logs: LogService
 
     @classmethod
     def from_settings(cls, settings: Settings, *, validator: CatalogValidator | None = None) -> Services:
@@ -38,8 +40,9 @@ class Services:
         engine = create_engine_for(settings.database_url)
         context = ServiceContext(settings=settings, session_factory=make_session_factory(engine),
                                  validator=validator or CatalogValidator.default())
-        return cls(engine=engine, context=context, jobs=WorkloadService(context), pools=PoolService(context),
-                   queues=QueueService(context), events=EventService(context))
+        jobs = WorkloadService(context)
+        return cls(engine=engine, context=context, jobs=jobs, pools=PoolService(context),
+                   queues=QueueService(context), events=EventService(context), logs=LogService(context, jobs))
 
     def health(self) -> HealthView:
         with self.engine.connect() as connection:

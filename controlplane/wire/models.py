@@ -41,6 +41,17 @@ class AttemptView(WireModel):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     exit_reason: str | None = None
+    progress: dict[str, Any] = {}
+    cost_dollars: float = 0.0
+    device_hours: float = 0.0
+
+
+class CostView(WireModel):
+    """What a job has cost so far: devices x hours x the pool's price, per pool."""
+
+    dollars: float = 0.0
+    device_hours: float = 0.0
+    by_pool: dict[str, float] = {}
 
 
 class JobStatusView(WireModel):
@@ -52,6 +63,7 @@ class JobStatusView(WireModel):
     restarts: int = 0
     attempts: list[AttemptView] = []
     finished_at: datetime | None = None
+    cost: CostView = CostView()
 
 
 class JobView(WireModel):
@@ -141,3 +153,15 @@ class ErrorDetail(WireModel):
 
 class ErrorBody(WireModel):
     error: ErrorDetail
+
+
+class LogChunk(WireModel):
+    """Part of a rank's output: ``lines`` from byte ``offset`` up to ``next_offset``."""
+
+    attempt: int
+    rank: int
+    lines: list[str]
+    offset: int
+    next_offset: int
+    finished: bool
+    """The attempt has ended: no more lines will come."""

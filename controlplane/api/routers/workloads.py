@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, Query, Response
 
 from controlplane.api.deps import ServicesDep
-from controlplane.wire import ApplyResult, JobView, Page
+from controlplane.wire import ApplyResult, JobView, LogChunk, Page
 
 Document = Annotated[dict[str, Any], Body(description="A TrainingJob / InferenceService document")]
 TeamQuery = Annotated[str | None, Query(description="team of a job named by name (default: `default`)")]
@@ -51,6 +51,14 @@ def workload_router(*, prefix: str, kind: str, tag: str) -> APIRouter:
     def get(ref: str, services: ServicesDep, team: TeamQuery = None) -> JobView:
         """One workload by uid, or by name within ``team``."""
         return services.jobs.get(kind=kind, ref=ref, team=team)
+
+    @router.get("/{ref}/logs", response_model=LogChunk, response_model_by_alias=True)
+    def logs(ref: str, services: ServicesDep, team: TeamQuery = None,
+             rank: Annotated[int, Query(ge=0)] = 0, attempt: Annotated[int | None, Query(ge=1)] = None,
+             offset: Annotated[int, Query(ge=0)] = 0, tail: Annotated[int | None, Query(ge=1)] = None) -> LogChunk:
+        """A rank's output from byte ``offset`` (follow by asking again from ``nextOffset``)."""
+        return services.logs.read(kind=kind, ref=ref, team=team, rank=rank, attempt=attempt, offset=offset,
+                                  tail=tail)
 
     @router.post("/{ref}:cancel", response_model=JobView, response_model_by_alias=True)
     def cancel(ref: str, services: ServicesDep, team: TeamQuery = None,

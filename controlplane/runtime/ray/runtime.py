@@ -40,6 +40,7 @@ from ray.util.placement_group import PlacementGroup, placement_group, placement_
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy, PlacementGroupSchedulingStrategy
 
 from controlplane.domain.errors import ConflictError, NotFoundError
+from controlplane.domain.logfiles import rank_log_path
 from controlplane.runtime.cluster_definition import DEFAULT_CLUSTER_FILE, ClusterDefinition, accelerator_resource
 from controlplane.runtime.events import EventLog
 from controlplane.runtime.nodes import observe_labelled_node
@@ -428,7 +429,7 @@ class RayRuntime:
 
     def log_file(self, attempt_id: str, rank: int) -> Path:
         """Where the rank writes its whole output, on the rank's node (``logs`` keeps the tail)."""
-        return self._log_dir / attempt_id / f"rank-{rank}.log"
+        return rank_log_path(self._log_dir, attempt_id, rank)
 
 
 def _first_line(error: BaseException) -> str:

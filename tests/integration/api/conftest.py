@@ -21,7 +21,8 @@ def catalog_validator() -> CatalogValidator:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", page_size_default=50)
+    return Settings(database_url=f"sqlite:///{tmp_path / 'state.db'}", page_size_default=50,
+                    log_dir=tmp_path / "logs")
 
 
 @pytest.fixture
