@@ -1,0 +1,1 @@
+"""Resilience policies (pure): checkpoint interval, the response to a preemption notice, recovery."""
