@@ -10,7 +10,7 @@ PACKAGES := controlplane operators jobspecs
 .PHONY: demo test test-fast lint typecheck imports pytest install install-test clean help
 
 help:
-	@echo "make demo       run the main job on an embedded control plane (SQLite + local server)"
+	@echo "make demo       run the main job: real DDP training on a local heterogeneous Ray cluster"
 	@echo "make test       lint, typecheck, import contracts and the whole test suite"
 	@echo "make test-fast  the unit tests only (quick loop)"
 
@@ -20,7 +20,7 @@ $(PY):
 
 # Stamps re-run the install whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[torch]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)

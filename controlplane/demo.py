@@ -1,17 +1,22 @@
-"""``make demo``: the main job, end to end, on an embedded control plane.
+"""``make demo``: the main job, end to end, on the embedded control plane.
 
-Starts a real server process on a free local port over a fresh SQLite file, then drives it with
-the real ``suanli`` CLI, printing each command as a user would type it: apply the example
-queues and pools, submit the example jobs (once more with the same idempotency key, to show a
-retry does not duplicate), list and describe them, cancel one, show the audit log, and stop the
-server cleanly.
+Runs the real ``suanli`` CLI, printing each command as a user would type it:
+
+1. ``suanli up``: a local Ray cluster of four virtual nodes in three pools and three accelerator
+   types (``deploy/local/cluster.yaml``), the API server over a fresh SQLite file, the controller;
+2. register the pools of that cluster and the team queues;
+3. submit a tiny GPT-style model that trains data-parallel over 4 ranks (torch.distributed, gloo);
+4. show where the scheduler placed it and why (node → ranks), then live progress bars;
+5. the job finishes: its status, cost by pool and the last lines of rank 0's log;
+6. show that bad input is refused with file, line and field;
+7. ``suanli down``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
-import signal
 import socket
 import subprocess
 import sys
@@ -19,9 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "jobspecs" / "examples"
+REPOSITORY = Path(__file__).resolve().parent.parent
+EXAMPLES = REPOSITORY / "jobspecs" / "examples"
+LOCAL = REPOSITORY / "deploy" / "local"
+JOB = "tiny-cpu"
+TEAM = "default"
 
 
 def free_port() -> int:
@@ -31,79 +38,82 @@ def free_port() -> int:
         return port
 
 
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited early with code {process.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the server at {url} did not become healthy within {timeout:.0f}s")
-
-
 def banner(text: str) -> None:
     print(f"\n\033[1m== {text}\033[0m", flush=True)
 
 
-def suanli(*args: str, env: dict[str, str], check: bool = True) -> int:
-    print(f"\033[36m$ suanli {shlex.join(args)}\033[0m", flush=True)
-    result = subprocess.run([sys.executable, "-m", "controlplane.cli.main", *args], env=env, check=False)
-    if check and result.returncode != 0:
-        raise SystemExit(f"demo step failed: suanli {shlex.join(args)} (exit {result.returncode})")
-    return result.returncode
+class Cli:
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+
+    def __call__(self, *args: str, check: bool = True, show: bool = True) -> subprocess.CompletedProcess[str]:
+        if show:
+            print(f"\033[36m$ suanli {shlex.join(args)}\033[0m", flush=True)
+        done = subprocess.run([sys.executable, "-m", "controlplane.cli.main", *args], env=self.env,
+                              text=True, capture_output=not show, check=False)
+        if check and done.returncode != 0:
+            raise SystemExit(f"demo step failed: suanli {shlex.join(args)} (exit {done.returncode})\n"
+                             f"{done.stderr or ''}")
+        return done
+
+    def json(self, *args: str) -> object:
+        return json.loads(self(*args, "-o", "json", show=False).stdout)
+
+
+def wait_for(cli: Cli, predicate: str, *, timeout: float = 120.0) -> dict[str, object]:
+    """Poll the job until ``predicate`` (a phase name, or 'progress') holds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = cli.json("jobs", "describe", JOB, "--team", TEAM)
+        assert isinstance(job, dict)
+        status = job["status"]
+        attempts = status.get("attempts") or []
+        if predicate == "progress" and attempts and attempts[-1].get("progress", {}).get("step"):
+            return job
+        if status["phase"] == predicate or status["phase"] in ("FAILED", "CANCELLED"):
+            return job
+        time.sleep(1.0)
+    raise SystemExit(f"the job did not reach {predicate} within {timeout:.0f}s")
 
 
 def main() -> int:
+    started = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="suanli-demo-"))
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "SUANLI_SERVER": url, "SUANLI_DATABASE_URL": f"sqlite:///{workdir / 'state.db'}",
-           "COLUMNS": os.environ.get("COLUMNS", "140")}
-    banner(f"starting an embedded control plane: SQLite at {workdir / 'state.db'}, API at {url}")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "controlplane.cli.main", "server", "start", "--port", str(port),
-         "--log-level", "warning"], env=env)
+    env = {**os.environ, "SUANLI_SERVER": f"http://127.0.0.1:{port}", "SUANLI_STATE_DIR": str(workdir),
+           "SUANLI_DATABASE_URL": f"sqlite:///{workdir / 'state.db'}", "SUANLI_LOG_DIR": str(workdir / "logs"),
+           "COLUMNS": os.environ.get("COLUMNS", "150")}
+    cli = Cli(env)
+    banner("bring up the embedded control plane: local Ray cluster (4 virtual nodes, 3 pools), API, controller")
+    cli("up", "--port", str(port))
     try:
-        wait_healthy(url, server)
-        banner("validate the example specs offline")
-        suanli("validate", *sorted(str(p) for p in EXAMPLES.glob("*.yaml")), env=env)
-        banner("register team queues and accelerator pools (idempotent: the second apply changes nothing)")
-        suanli("apply", "-f", str(EXAMPLES / "queues.yaml"), "-f", str(EXAMPLES / "pools.yaml"), env=env)
-        suanli("apply", "-f", str(EXAMPLES / "pools.yaml"), env=env)
-        suanli("pools", "list", env=env)
-        banner("submit the example jobs")
-        for spec in ("tiny-cpu.yaml", "llama-70b-pretrain.yaml", "deepseek-v3-moe-train.yaml"):
-            suanli("submit", str(EXAMPLES / spec), "--idempotency-key", f"demo-{spec}", env=env)
-        suanli("apply", "-f", str(EXAMPLES / "moe-inference.yaml"), env=env)
-        banner("a retried submit with the same idempotency key returns the same job")
-        suanli("submit", str(EXAMPLES / "tiny-cpu.yaml"), "--idempotency-key", "demo-tiny-cpu.yaml", env=env)
-        banner("a malformed spec is refused with file, line and field (exit code 2)")
+        banner("register the cluster's pools and the team queues (idempotent)")
+        cli("apply", "-f", str(LOCAL / "pools.yaml"), "-f", str(EXAMPLES / "queues.yaml"))
+        cli("pools", "list")
+        banner("submit a tiny GPT-style model: data-parallel over 4 ranks with torch.distributed (gloo)")
+        cli("submit", str(EXAMPLES / f"{JOB}.yaml"), "--idempotency-key", "demo-run-1")
+        wait_for(cli, "progress")
+        banner("where the scheduler put it, and why")
+        cli("jobs", "describe", JOB, "--team", TEAM)
+        banner("live progress")
+        cli("jobs", "watch", JOB, "--team", TEAM, "--timeout", "150")
+        job = wait_for(cli, "SUCCEEDED", timeout=150)
+        banner("the job has finished: status, cost by pool, placement and events")
+        cli("jobs", "describe", JOB, "--team", TEAM)
+        cli("jobs", "logs", JOB, "--team", TEAM, "--rank", "0", "--tail", "5")
+        banner("bad input is refused with file, line and field (exit code 2), and nothing is stored")
         bad = workdir / "bad-job.yaml"
-        text = (EXAMPLES / "tiny-cpu.yaml").read_text().replace("data: 4", "data: 3")
-        bad.write_text(text)
-        code = suanli("submit", str(bad), env=env, check=False)
+        bad.write_text((EXAMPLES / f"{JOB}.yaml").read_text().replace("data: 4", "data: 3"))
+        code = cli("submit", str(bad), check=False).returncode
         print(f"(exit code {code})")
-        banner("list and describe")
-        suanli("jobs", "list", env=env)
-        suanli("jobs", "list", "--kind", "inference", env=env)
-        suanli("jobs", "describe", "tiny-cpu", "--team", "default", env=env)
-        banner("cancel a waiting job")
-        suanli("jobs", "cancel", "deepseek-v3-pretrain", "--team", "research", "--reason", "demo", env=env)
-        banner("the audit log")
-        suanli("events", "--limit", "20", env=env)
+        status = job["status"]
+        assert isinstance(status, dict)
+        if status["phase"] != "SUCCEEDED":
+            raise SystemExit(f"the demo job ended {status['phase']}: {status.get('message')}")
     finally:
-        banner("shutting the control plane down")
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-    print(f"done; the state database is kept at {workdir / 'state.db'}")
+        banner("shut everything down")
+        cli("down", check=False)
+    print(f"\ndemo finished in {time.monotonic() - started:.0f}s; state kept in {workdir}")
     return 0
 
 

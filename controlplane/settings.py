@@ -37,3 +37,23 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_dir: Path = Field(default_factory=lambda: data_dir() / "logs",
                           description="where ranks write their output: <log_dir>/<attempt>/rank-<r>.log")
+    ray_address: str | None = Field(default=None,
+                                    description="Ray cluster to attach to (host:port or ray://...); None: "
+                                                "`suanli up` starts the local cluster of cluster_file")
+    ray_namespace: str = Field(default="suanli",
+                               description="Ray namespace of this control plane's attempts (one per control plane "
+                                           "sharing a cluster)")
+    cluster_file: Path = Field(default_factory=lambda: _default_cluster_file(),
+                               description="the LocalCluster definition `suanli up` starts")
+    controller_interval_s: float = Field(default=1.0, gt=0, description="seconds between reconcile ticks")
+    lease_ttl_s: float = Field(default=15.0, gt=0,
+                               description="the controller lease lapses this long after its holder stops "
+                                           "renewing it (a killed controller's successor waits this long)")
+    state_dir: Path = Field(default_factory=lambda: data_dir() / "run",
+                            description="`suanli up` keeps its state file (up.json) and process logs here")
+
+
+def _default_cluster_file() -> Path:
+    from controlplane.runtime.cluster_definition import DEFAULT_CLUSTER_FILE
+
+    return DEFAULT_CLUSTER_FILE

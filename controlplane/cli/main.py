@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import catalog, cluster, experts, jobs, resources, server
+from controlplane.cli import catalog, cluster, experts, jobs, resources, server, stack
 from controlplane.cli.context import CliContext
 from controlplane.cli.estimate import estimate
 from controlplane.cli.output import OutputFormat
@@ -46,6 +46,9 @@ app.add_typer(jobs.app, name="jobs")
 app.add_typer(cluster.pools_app, name="pools")
 app.add_typer(cluster.queues_app, name="queues")
 app.add_typer(server.app, name="server")
+app.command("up")(stack.up)
+app.command("down")(stack.down)
+app.add_typer(stack.controller_app, name="controller")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(experts.app, name="experts")
 

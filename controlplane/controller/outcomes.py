@@ -6,6 +6,9 @@ Rules (``maxRestarts`` counts every restart after a failure or a lost node):
 - ``failed`` (the workload raised or exited non-zero): retried while restarts remain, else the
   job fails; the message carries the runtime's reason and the last lines of the rank's log.
 - ``lost`` (a node went away): the attempt counts as preempted; retried like a failure.
+- ``orphaned`` (not a runtime state: the controller's verdict on a launched attempt the runtime
+  no longer knows, because the cluster or the runtime restarted under it): preempted, and
+  retried *without* using a restart (the job did nothing wrong).
 - ``stopped`` (the control plane stopped it): a cancelled job becomes CANCELLED; one stopped to
   make room (preemption, migration) goes back to the queue without using a restart.
 """
@@ -18,6 +21,7 @@ from dataclasses import dataclass
 from controlplane.domain.statuses import AttemptStatus, JobStatus
 
 LOG_LINES_IN_MESSAGE = 5
+ORPHANED = "orphaned"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,14 @@ def attempt_outcome(*, state: str, reason: str | None, log_tail: Sequence[str], 
         return AttemptOutcome(AttemptStatus.STOPPED, JobStatus.PENDING,
                               f"attempt {number} stopped to make room ({reason or 'preempted'}); back in the queue",
                               reason or "stopped by the scheduler")
+    if state == ORPHANED:
+        what = reason or "the runtime lost track of the attempt"
+        if cancelling:
+            return AttemptOutcome(AttemptStatus.PREEMPTED, JobStatus.CANCELLED,
+                                  f"attempt {number} ended ({what}); cancelled", what)
+        return AttemptOutcome(AttemptStatus.PREEMPTED, JobStatus.PENDING,
+                              f"attempt {number} orphaned: {what}\nretrying (does not count against maxRestarts)",
+                              what)
     attempt_status = AttemptStatus.PREEMPTED if state == "lost" else AttemptStatus.FAILED
     what = reason or ("a node hosting a rank was lost" if state == "lost" else "a rank failed")
     tail = [line for line in log_tail if line.strip()][-LOG_LINES_IN_MESSAGE:]

@@ -6,8 +6,9 @@ SCHEDULED → RUNNING), an attempt ended (its final status and the job's next on
 change goes through ``controlplane.store.transitions`` and so leaves an event.
 
 An attempt the store thinks is live but the runtime does not know any more (its launch was
-applied, so the runtime should) is ended as lost: the runtime restarted or the cluster went
-away, and the job is retried rather than waiting forever.
+applied, so the runtime should) is ended as *orphaned*: the runtime restarted or the cluster
+went away (a runtime that survives its controller, like ``RayRuntime``, adopts its attempts
+instead), and the job is retried rather than waiting forever, without using a restart.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from controlplane.controller.outcomes import attempt_outcome, attempt_path, job_path
+from controlplane.controller.outcomes import ORPHANED, attempt_outcome, attempt_path, job_path
 from controlplane.domain.statuses import AttemptStatus, JobStatus
 from controlplane.runtime.types import AttemptObservation, NodeObservation, Observation, StepReport
 from controlplane.store.records import AttemptRecord, JobRecord, NodeState
@@ -98,7 +99,7 @@ def sync_attempts(session: Session, observation: Observation) -> list[str]:
         if seen is None:
             launch = intents.find(attempt.request_id)
             if attempt.status in LIVE_IN_RUNTIME and launch is not None and launch.state == "applied":
-                _end(session, job, attempt, state="lost",
+                _end(session, job, attempt, state=ORPHANED,
                      reason="the runtime has no record of this attempt any more (it restarted or the cluster "
                             "went away)", log_tail=())
             continue

@@ -1,16 +1,17 @@
-"""The two Ray actors of ``RayRuntime``: ``RankHost`` (one per rank) and ``Hub`` (one per runtime).
+"""The rank actor of ``RayRuntime``: ``RankHost``, one per rank (the ``Hub`` is in ``hub``).
 
-``RankHost`` is a threaded actor pinned to its rank's placement-group bundle. ``run`` does the
-rank's whole life in one call: rendezvous (rank 0 picks ``MASTER_PORT`` on its node and
-publishes ``MASTER_ADDR:PORT`` through the hub; the others wait for it), build the rank's
-environment, run the entrypoint (``entrypoints``), flush the last reports and return a
-``RankOutcome``. Meanwhile ``where``, ``request_stop``, ``request_checkpoint`` and ``logs`` are
-served from other threads, and ``wind_down`` (flush reports, return the log) just before the
-driver kills a rank that has not finished. Worker-SDK reports are batched and pushed to the hub every
-``FLUSH_SECONDS``; the final push completes before ``run`` returns, so a driver that sees the
-outcome and then drains the hub has every report.
-
-``Hub`` is a small actor on the driver's node: rendezvous addresses and the report queue.
+``RankHost`` is a threaded, named, detached actor pinned to its rank's placement-group bundle.
+Its whole life starts in the constructor, on a thread of its own, so it does not depend on
+the driver that created it staying alive: claim the rank at the hub (a rank never runs twice),
+rendezvous (rank 0 picks ``MASTER_PORT`` on its node and publishes ``MASTER_ADDR:PORT``
+through the hub; the others wait for it), build the rank's environment, run the entrypoint
+(``entrypoints``), flush the last reports and keep the ``RankOutcome``. Any driver (the one
+that launched it, or a controller that adopted it after a restart) asks ``where`` and waits on
+``result``; ``request_stop``, ``request_checkpoint`` and ``logs`` are served from other threads,
+and ``wind_down`` (flush reports, return the log) just before the driver kills a rank that has
+not finished. Worker-SDK reports are batched and pushed to the hub every ``FLUSH_SECONDS``; the
+final push completes before the outcome is set, so a driver that sees the outcome and then
+drains the hub has every report.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ import ray
 from controlplane.runtime import rank_env, worker
 from controlplane.runtime.cluster_definition import NODE_LABEL
 from controlplane.runtime.ray.entrypoints import Exit, RankLog, run_command, run_function
+from controlplane.runtime.ray.hub import Hub
 from controlplane.runtime.types import CheckpointCommit, LaunchSpec, StepReport
+
+__all__ = ["Hub", "RankHost", "RankOutcome", "RankPayload", "RankWhereabouts", "rank_environment_for"]
 
 FLUSH_SECONDS = 0.25
 RENDEZVOUS_POLL_SECONDS = 0.05
@@ -61,30 +65,6 @@ class RankWhereabouts:
     pid: int
 
 
-class Hub:
-    """Rendezvous addresses per attempt and the queue of reports from every rank."""
-
-    def __init__(self) -> None:
-        self._events: list[StepReport | CheckpointCommit] = []
-        self._masters: dict[str, tuple[str, int]] = {}
-
-    def push(self, events: list[StepReport | CheckpointCommit]) -> None:
-        self._events.extend(events)
-
-    def drain(self) -> list[StepReport | CheckpointCommit]:
-        events, self._events = self._events, []
-        return events
-
-    def publish_master(self, attempt_id: str, address: str, port: int) -> None:
-        self._masters[attempt_id] = (address, port)
-
-    def master(self, attempt_id: str) -> tuple[str, int] | None:
-        return self._masters.get(attempt_id)
-
-    def forget(self, attempt_id: str) -> None:
-        self._masters.pop(attempt_id, None)
-
-
 class _ActorBridge:
     """The worker SDK's bridge inside a rank host: reports into a buffer, requests from events."""
 
@@ -112,7 +92,7 @@ class _ActorBridge:
 class RankHost:
     """One rank of one attempt; see the module docstring."""
 
-    def __init__(self, hub: Any) -> None:
+    def __init__(self, hub: Any, payload: RankPayload) -> None:
         self._hub = hub
         self.stop_event = threading.Event()
         self.checkpoint_event = threading.Event()
@@ -121,6 +101,26 @@ class RankHost:
         self._log: RankLog | None = None
         self._scratch: Path | None = None  # request files of a command entrypoint, made by run()
         self._scratch_lock = threading.Lock()
+        self._outcome: RankOutcome | None = None
+        self._finished = threading.Event()
+        threading.Thread(target=self._live, args=(payload,), daemon=True, name="suanli-rank").start()
+
+    def _live(self, payload: RankPayload) -> None:
+        try:
+            claimant = ray.get_runtime_context().get_actor_id() or f"pid-{os.getpid()}"
+            if ray.get(self._hub.claim_rank.remote(payload.spec.attempt_id, payload.rank, claimant)):
+                outcome = self._run(payload)
+            else:
+                outcome = RankOutcome(1, "not run: this rank already ran in another process, or its attempt ended",
+                                      (), time.time())
+        except BaseException as error:  # a bug in the host itself; fail the rank, keep the actor answering
+            outcome = RankOutcome(1, f"rank host error: {type(error).__name__}: {error}", (), time.time())
+        self._outcome = outcome
+        self._finished.set()
+
+    def result(self, timeout_s: float) -> RankOutcome | None:
+        """The rank's outcome once it finished; ``None`` if it is still running after ``timeout_s``."""
+        return self._outcome if self._finished.wait(timeout_s) else None
 
     def where(self) -> RankWhereabouts:
         context = ray.get_runtime_context()
@@ -171,7 +171,7 @@ class RankHost:
         self._remove_scratch()
         return self.logs()
 
-    def run(self, payload: RankPayload) -> RankOutcome:
+    def _run(self, payload: RankPayload) -> RankOutcome:
         spec, rank = payload.spec, payload.spec.ranks[payload.rank]
         self._log = log = RankLog(Path(payload.log_path) if payload.log_path else None)
         flusher_done = threading.Event()

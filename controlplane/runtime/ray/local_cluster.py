@@ -96,6 +96,11 @@ class LocalRayCluster:
         return str(self._cluster.address)
 
     @property
+    def temp_dir(self) -> Path:
+        """The cluster's ``RAY_TMPDIR`` (sessions, sockets and Ray's own logs live under it)."""
+        return self._temp_dir
+
+    @property
     def node_names(self) -> tuple[str, ...]:
         """The nodes currently up, in definition order."""
         return tuple(node.name for node in self.definition.nodes if node.name in self._nodes)
