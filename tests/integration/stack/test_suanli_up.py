@@ -20,14 +20,8 @@ pytestmark = pytest.mark.slow
 
 REPOSITORY = Path(__file__).resolve().parents[3]
 
-# Until ``controlplane.cli.main`` mounts the commands, mount them the way it will.
-_MOUNTED_CLI = ("from controlplane.cli import stack; from controlplane.cli.main import app; "
-                "names = {c.name for c in app.registered_commands}; "
-                "'up' in names or (app.command('up')(stack.up), app.command('down')(stack.down)); app()")
-
-
 def suanli(*arguments: str, env: dict[str, str], timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", _MOUNTED_CLI, *arguments], env=env, cwd=REPOSITORY, text=True,
+    return subprocess.run([sys.executable, "-m", "controlplane.cli.main", *arguments], env=env, cwd=REPOSITORY, text=True,
                           capture_output=True, timeout=timeout_s, check=False)
 
 
