@@ -118,7 +118,7 @@ def test_tiny_example_is_the_four_rank_data_parallel_demo_job() -> None:
     assert spec.device_count == 4 and spec.parallelism.data == 4
     assert spec.resources.accelerators.types == "any"
     assert spec.entrypoint.function == "controlplane.examples.tiny_train:main"
-    assert spec.total_steps == 50
+    assert spec.total_steps == 300
     assert spec.checkpoint.tiers == ("memory://", "file:///tmp/suanli-ckpt/tiny")
     assert 0.5e6 <= spec.model.parameters <= 2e6
     assert (spec.model.layers, spec.model.hidden_size, spec.model.sequence_length) == (2, 64, 32)
