@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from controlplane import __version__
 from controlplane.api.errors import install_error_handlers
-from controlplane.api.routers import events, health, pools, queues
+from controlplane.api.routers import checkpoints, events, health, pools, queues
 from controlplane.api.routers.workloads import workload_router
 from controlplane.services import Services
 from controlplane.settings import Settings
@@ -41,4 +41,5 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(pools.router)
     app.include_router(queues.router)
     app.include_router(events.router)
+    app.include_router(checkpoints.router)
     return app

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import catalog, cluster, experts, jobs, resources, server, stack
+from controlplane.cli import catalog, checkpoints, cluster, experts, jobs, resources, server, stack
 from controlplane.cli.context import CliContext
 from controlplane.cli.estimate import estimate
 from controlplane.cli.output import OutputFormat
@@ -51,6 +51,7 @@ app.command("down")(stack.down)
 app.add_typer(stack.controller_app, name="controller")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(experts.app, name="experts")
+app.add_typer(checkpoints.app, name="checkpoints")
 
 
 def run() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -23,6 +24,7 @@ from controlplane.wire import (
     PoolView,
     QueueView,
 )
+from controlplane.wire.checkpoints import CheckpointView
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 
@@ -125,6 +127,18 @@ class SuanliClient:
         params = {"team": team, "rank": rank, "attempt": attempt, "offset": offset, "tail": tail}
         response = self._request("GET", f"/v1/{JOB_COLLECTIONS[kind]}/{ref}/logs", params=params)
         return LogChunk.model_validate(response.json())
+
+    def list_checkpoints(self, job: str, *, team: str | None = None, limit: int | None = None
+                         ) -> list[CheckpointView]:
+        """The job's committed checkpoints, newest step first."""
+        response = self._request("GET", f"/v1/jobs/{quote(job, safe='')}/checkpoints",
+                                 params={"team": team, "limit": limit})
+        return [CheckpointView.model_validate(item) for item in response.json()]
+
+    def get_checkpoint(self, job: str, checkpoint: str | int, *, team: str | None = None) -> CheckpointView:
+        """One checkpoint of the job, by step or by checkpoint id."""
+        path = f"/v1/jobs/{quote(job, safe='')}/checkpoints/{quote(str(checkpoint), safe='')}"
+        return CheckpointView.model_validate(self._request("GET", path, params={"team": team}).json())
 
     # -- apply (idempotent create-or-update of any kind) ----------------------------------------
     def apply(self, resource: dict[str, Any]) -> ApplyResult:

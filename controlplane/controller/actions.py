@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.controller.launching import launch_spec, placement_document
+from controlplane.controller.launching import checkpoint_peers, launch_spec, placement_document
 from controlplane.controller.world import World
 from controlplane.domain.errors import DomainError, InvalidInputError
 from controlplane.domain.statuses import AttemptStatus, JobStatus
@@ -66,6 +66,8 @@ class Applier:
         pool = next(p for p in world.snapshot.pools if p.name == admit.pool)
         placement = placement_document(admit, world.snapshot.topology, pool)
         job = world.jobs[admit.job_id]
+        if any(str(tier).startswith("peer://") for tier in job.spec.get("checkpoint", {}).get("tiers", [])):
+            placement["checkpointPeers"] = checkpoint_peers(placement, world.nodes)
         with session_scope(self._sessions) as session:
             current = JobRepository(session).get(job.id)
             if current.status is not JobStatus.PENDING:

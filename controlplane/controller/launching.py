@@ -9,9 +9,12 @@ restarted controller rebuilds exactly the same spec for a pending launch intent.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from controlplane.runtime.types import LaunchSpec, RankSpec
+from controlplane.checkpoints.environment import checkpoint_environment
+from controlplane.checkpoints.peers import PeerCandidate, choose_peers
+from controlplane.runtime.types import LaunchSpec, NodeObservation, RankSpec
 from controlplane.scheduling.decisions import Admit
 from controlplane.scheduling.snapshot import Pool
 from controlplane.topology import Topology
@@ -48,6 +51,14 @@ def placement_document(admit: Admit, topology: Topology, pool: Pool) -> dict[str
     }
 
 
+def checkpoint_peers(placement: dict[str, Any], nodes: Sequence[NodeObservation]) -> dict[str, str]:
+    """For each node of the placement, a live node in another failure domain to hold its
+    ``peer://`` checkpoint replicas (see ``controlplane.checkpoints.peers``)."""
+    candidates = [PeerCandidate(name=node.name, pool=node.pool, zone=node.zone, capacity_type=node.capacity_type,
+                                rack=node.rack, alive=node.alive and not node.cordoned) for node in nodes]
+    return choose_peers({rank["node"] for rank in placement["ranks"]}, candidates)
+
+
 def launch_spec(*, attempt_id: str, request_id: str, job_id: str, job_spec: dict[str, Any],
                 placement: dict[str, Any]) -> LaunchSpec:
     """The runtime launch of a stored attempt (deterministic in its inputs)."""
@@ -65,11 +76,17 @@ def launch_spec(*, attempt_id: str, request_id: str, job_id: str, job_spec: dict
         per_node[node] = local + 1
         ranks.append(RankSpec(rank=int(rank["rank"]), node=node, local_rank=local,
                               coordinates={k: int(v) for k, v in rank.get("coordinates", {}).items()}))
-    tiers = job_spec.get("checkpoint", {}).get("tiers", [])
+    policy = job_spec.get("checkpoint", {})
+    tiers = [str(tier) for tier in policy.get("tiers", [])]
     env = {str(k): str(v) for k, v in (entrypoint_spec.get("env") or {}).items()}
     env.setdefault("SUANLI_TOTAL_STEPS", str(job_spec.get("totalSteps", "")))
+    if policy.get("everySteps"):
+        env.setdefault("SUANLI_CHECKPOINT_EVERY_STEPS", str(policy["everySteps"]))
+    if tiers:
+        env.update(checkpoint_environment(tiers, keep_last=policy.get("keepLast"),
+                                          peers=placement.get("checkpointPeers") or None))
     return LaunchSpec(
         attempt_id=attempt_id, request_id=request_id, job_id=job_id, entrypoint=entrypoint, ranks=tuple(ranks),
         env=env, working_dir=entrypoint_spec.get("workingDir"),
-        checkpoint_uri=str(tiers[-1]) if tiers else None,
+        checkpoint_uri=tiers[-1] if tiers else None,
         parallelism={k: int(v) for k, v in placement.get("parallelism", {}).items() if k in PARALLEL_KEYS})

@@ -13,6 +13,7 @@ instead), and the job is retried rather than waiting forever, without using a re
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -20,8 +21,16 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from controlplane.controller.outcomes import ORPHANED, attempt_outcome, attempt_path, job_path
+from controlplane.domain.errors import DomainError, NotFoundError
 from controlplane.domain.statuses import AttemptStatus, JobStatus
-from controlplane.runtime.types import AttemptObservation, NodeObservation, Observation, StepReport
+from controlplane.runtime.types import (
+    AttemptObservation,
+    CheckpointCommit,
+    NodeObservation,
+    Observation,
+    StepReport,
+)
+from controlplane.services.checkpoints import record_commit
 from controlplane.store.records import AttemptRecord, JobRecord, NodeState
 from controlplane.store.repositories import (
     AttemptRepository,
@@ -31,6 +40,8 @@ from controlplane.store.repositories import (
     PoolRepository,
 )
 from controlplane.store.transitions import switch_attempt_status, switch_job_status
+
+log = logging.getLogger(__name__)
 
 LIVE_IN_RUNTIME = {AttemptStatus.LAUNCHING, AttemptStatus.RUNNING, AttemptStatus.STOPPING}
 
@@ -64,7 +75,7 @@ def sync_progress(session: Session, reports: Iterable[StepReport], *, clock_offs
     for attempt_id, batch in by_attempt.items():
         try:
             attempt = repo.get(attempt_id)
-        except Exception:
+        except NotFoundError:  # reports of an attempt the store never recorded are dropped
             continue
         repo.record_progress(attempt_id, _progress(attempt.progress, batch, clock_offset))
 
@@ -160,10 +171,24 @@ def utc(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def sync_checkpoints(session: Session, commits: Iterable[CheckpointCommit], *, clock_offset: float = 0.0) -> None:
+    """Record every checkpoint commit the ranks reported (once per checkpoint and tier)."""
+    attempts = AttemptRepository(session)
+    jobs = JobRepository(session)
+    for commit in commits:
+        try:
+            attempt = attempts.get(commit.attempt_id)
+            record_commit(session, job=jobs.get(attempt.job_id), step=commit.step, uri=commit.uri,
+                          bytes=commit.bytes, attempt_id=attempt.id, committed_at=utc(commit.time + clock_offset))
+        except DomainError as error:  # an unknown attempt or a URI naming no checkpoint: not ours to keep
+            log.warning("ignoring checkpoint commit %s: %s", commit.uri, error)
+
+
 def sync(session: Session, observation: Observation, *, clock_offset: float = 0.0) -> list[str]:
     """The whole passive half of a tick, in one transaction."""
     sync_nodes(session, observation.nodes)
     sync_progress(session, observation.step_reports, clock_offset=clock_offset)
+    sync_checkpoints(session, observation.checkpoint_commits, clock_offset=clock_offset)
     ended = sync_attempts(session, observation)
     cancel_idle_jobs(session)
     return ended

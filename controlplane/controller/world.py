@@ -42,6 +42,8 @@ class World:
     pools: Mapping[str, PoolRecord]
     unschedulable: Mapping[str, str]
     """Job uid -> why it cannot be considered at all this tick (no live pool, bad spec...)."""
+    nodes: tuple[NodeObservation, ...] = ()
+    """The runtime's nodes this tick (for choosing checkpoint peers)."""
 
 
 def training_job_document(job: JobRecord) -> jobspecs.TrainingJob:
@@ -71,7 +73,8 @@ def build_world(*, now: float, jobs: Sequence[JobRecord], active_attempts: Mappi
     jobs_by_id = {job.id: job for job in jobs}
     if not live:
         why = "no live node of any registered pool: apply pools and start their nodes (`suanli up`)"
-        return World(None, jobs_by_id, {}, {job.id: why for job in jobs if job.status is JobStatus.PENDING})
+        return World(None, jobs_by_id, {}, {job.id: why for job in jobs if job.status is JobStatus.PENDING},
+                     tuple(nodes))
     pool_specs = {name: pool_document(record) for name, record in registered.items()}
     shapes = [pool_shape_from_spec(pool_specs[name]) for name in sorted({node.pool for node in live})]
     topology = build_topology_from_nodes([NodeLabels(node.name, dict(node.labels)) for node in live],
@@ -111,7 +114,7 @@ def build_world(*, now: float, jobs: Sequence[JobRecord], active_attempts: Mappi
     queue_quotas = tuple(queue_from_spec(queue_document(queue)) for queue in queues)
     snapshot = ClusterSnapshot(now=now, jobs=tuple(scheduler_jobs), attempts=tuple(scheduler_attempts),
                                pools=scheduler_pools, topology=topology, estimator=estimator, queues=queue_quotas)
-    return World(snapshot, jobs_by_id, registered, unschedulable)
+    return World(snapshot, jobs_by_id, registered, unschedulable, tuple(nodes))
 
 
 def _scheduled_job(job: JobRecord, attempt: AttemptRecord | None) -> ScheduledJob:

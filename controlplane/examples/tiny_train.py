@@ -13,9 +13,11 @@ softmax regression on the same task, so the runtime can be exercised where torch
 ranks then train independently.
 
 Both paths: report step/loss/tokens every step through the worker SDK, stop at a step boundary
-when ``should_stop()`` turns true, checkpoint through the SDK hooks when asked (or every
-``SUANLI_CHECKPOINT_EVERY_STEPS``), resume from ``restore_checkpoint()``, and end by printing
-``param checksum: <value>`` on every rank (equal values mean the replicas agree).
+when ``should_stop()`` turns true, checkpoint through the SDK when asked (or every
+``SUANLI_CHECKPOINT_EVERY_STEPS``), resume from the newest committed checkpoint, and end by
+printing ``param checksum: <value>`` on every rank (equal values mean the replicas agree).
+Under Suanli the checkpoints are tiered (``SUANLI_CHECKPOINT_TIERS``: snapshot to host memory,
+persist in the background); ``main`` waits for the last persist before returning.
 
 Knobs (environment): ``SUANLI_TOTAL_STEPS`` (50), ``TINY_LAYERS`` (2), ``TINY_HIDDEN`` (64),
 ``TINY_HEADS`` (4), ``TINY_FFN`` (256), ``TINY_VOCAB`` (8192), ``TINY_SEQ`` (32),
@@ -101,6 +103,7 @@ def main() -> None:
         from controlplane.examples.tiny_torch import train_torch
 
         train_torch(config)
+    suanli.wait_for_checkpoints()
 
 
 def train_numpy(config: TinyConfig) -> float:
@@ -110,10 +113,11 @@ def train_numpy(config: TinyConfig) -> float:
     generator = np.random.default_rng(config.seed)
     weights = np.zeros((vocab, vocab))
     start_step = 0
-    restored = suanli.restore_checkpoint()
+    restored = ctx.restore()
     if restored is not None:
         start_step, state = restored
         weights = np.asarray(state["weights"], dtype=float)
+        print(f"rank {ctx.rank}: resumed from step {start_step}", flush=True)
     batch = local_batch_size(config, ctx.world_size)
     for step in range(start_step, config.total_steps):
         if suanli.should_stop():
@@ -134,7 +138,7 @@ def train_numpy(config: TinyConfig) -> float:
         done = step + 1
         suanli.report(step=done, loss=loss, tokens=config.tokens_per_step)
         if checkpoint_due(config, done):
-            suanli.save_checkpoint(done, {"weights": weights.copy()})
+            ctx.checkpoint({"weights": weights}, done)  # blocks only for the snapshot copy
         if config.step_delay_s:
             time.sleep(config.step_delay_s)
     checksum = float(np.square(weights).sum())

@@ -3,14 +3,15 @@
     from controlplane.runtime import worker as suanli
 
     ctx = suanli.context()                 # ranks, group coordinates, attempt info
-    restored = suanli.restore_checkpoint() # (step, state) or None
+    restored = ctx.restore()               # (step, state) or None
     for step in range(start, total):
         if suanli.should_stop():           # a graceful stop or a preemption is coming
             break
         loss = train_step()
         suanli.report(step=step, loss=loss, tokens=tokens_per_step)
-        if suanli.checkpoint_requested():
-            suanli.save_checkpoint(step, state)
+        if ctx.checkpoint_requested():
+            ctx.checkpoint(state, step)    # blocks for the snapshot only; returns a handle
+    suanli.wait_for_checkpoints()          # let background persists finish before exiting
 
 It works the same in three settings, chosen by what the process finds:
 
@@ -25,10 +26,18 @@ It works the same in three settings, chosen by what the process finds:
 ``SUANLI_REPORTING_RANKS=all`` to forward from every rank). ``tokens`` counts the tokens the
 whole job processed in that step.
 
-Checkpoint hooks: ``save_checkpoint``/``restore_checkpoint`` call the ``CheckpointHooks`` set
-with ``set_checkpoint_hooks``. This module only defines the seam; the tiered checkpoint SDK
-(``controlplane.checkpoints``) installs real hooks. Without hooks, saving only clears the
-request and restoring returns ``None``.
+Checkpoint hooks: ``save_checkpoint``/``restore_checkpoint`` (and ``ctx.checkpoint``/
+``ctx.restore``) call the ``CheckpointHooks`` set with ``set_checkpoint_hooks``. When none are
+set and the rank's environment names checkpoint tiers (``SUANLI_CHECKPOINT_TIERS`` or
+``SUANLI_CHECKPOINT_URI``), the tiered checkpoint SDK (``controlplane.checkpoints.sdk``) is
+installed on first use: snapshot to host memory, persist through the tiers in the background,
+commits reported per tier. Without hooks, saving only clears the request and restoring returns
+``None``. ``on_checkpoint_request(provider)`` makes ``report`` (called between steps) take the
+checkpoint a runtime asked for, with the state ``provider(step)`` returns.
+
+``report_checkpoint`` may carry ``details`` (tier, checkpoint id, durations): bridges that have
+``report_checkpoint_details`` receive them, the others get the plain ``report_checkpoint``;
+the file bridge writes them into the same JSON line (extra keys old readers ignore).
 
 The worker process *is* one rank, so the bridge and the hooks are process-wide state held in
 one ``_WorkerState`` object (like ``torch.distributed``'s default group); nothing else in the
@@ -43,7 +52,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,6 +98,18 @@ class WorkerContext:
 
     def coordinate(self, key: str, default: int = 0) -> int:
         return self.coordinates.get(key, default)
+
+    def checkpoint(self, state: Any, step: int) -> SavedCheckpoint | CheckpointHandle | None:
+        """Checkpoint ``state`` as of ``step`` (``save_checkpoint``): non-blocking after the snapshot."""
+        return save_checkpoint(step, state)
+
+    def restore(self, template: Any | None = None) -> tuple[int, Any] | None:
+        """The newest committed ``(step, state)``, or ``None`` (``restore_checkpoint``)."""
+        return restore_checkpoint(template)
+
+    def checkpoint_requested(self) -> bool:
+        """True while the runtime asks for a checkpoint (e.g. a spot notice arrived)."""
+        return checkpoint_requested()
 
     @property
     def tp_rank(self) -> int:
@@ -207,6 +228,11 @@ class FileBridge:
     def report_checkpoint(self, step: int, uri: str, bytes: int, time: float) -> None:
         self._append({"kind": "checkpoint", "step": step, "uri": uri, "bytes": bytes, "time": time})
 
+    def report_checkpoint_details(self, step: int, uri: str, bytes: int, time: float,
+                                  details: Mapping[str, Any]) -> None:
+        self._append({**_details_record(details), "kind": "checkpoint", "step": step, "uri": uri, "bytes": bytes,
+                      "time": time})
+
     def stop_requested(self) -> bool:
         return self.stop_file is not None and os.path.exists(self.stop_file)
 
@@ -219,6 +245,11 @@ class FileBridge:
                 os.remove(self.checkpoint_file)
 
 
+def _details_record(details: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {str(key): value for key, value in (details or {}).items()
+            if key not in ("kind", "step", "uri", "bytes", "time")}
+
+
 class LogBridge:
     """The bridge outside Suanli (plain torchrun or python): reports become lines on stderr."""
 
@@ -227,6 +258,11 @@ class LogBridge:
 
     def report_checkpoint(self, step: int, uri: str, bytes: int, time: float) -> None:
         print(f"suanli: checkpoint step={step} uri={uri} bytes={bytes}", file=sys.stderr, flush=True)
+
+    def report_checkpoint_details(self, step: int, uri: str, bytes: int, time: float,
+                                  details: Mapping[str, Any]) -> None:
+        extra = " ".join(f"{key}={value}" for key, value in _details_record(details).items())
+        print(f"suanli: checkpoint step={step} uri={uri} bytes={bytes} {extra}".rstrip(), file=sys.stderr, flush=True)
 
     def stop_requested(self) -> bool:
         return False
@@ -246,27 +282,56 @@ class SavedCheckpoint:
     bytes: int
 
 
-class CheckpointHooks(Protocol):
-    """Filled by the checkpoint SDK: how to save this rank's state and how to find it again."""
+class CheckpointHandle(Protocol):
+    """A checkpoint whose persist goes on in the background (the tiered SDK's handle)."""
 
-    def save(self, ctx: WorkerContext, step: int, state: Any) -> SavedCheckpoint: ...
+    step: int
+
+    def done(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class CheckpointHooks(Protocol):
+    """Filled by the checkpoint SDK: how to save this rank's state and how to find it again.
+
+    ``save`` returns a ``SavedCheckpoint`` when the save is complete on return (it is reported
+    at once), or a ``CheckpointHandle`` when it persists in the background (the hooks report
+    each commit themselves). Hooks may also take ``restore(ctx, template)`` (a state shaped like
+    the one wanted, for resharding) and have ``wait(timeout)`` (finish background persists).
+    """
+
+    def save(self, ctx: WorkerContext, step: int, state: Any) -> SavedCheckpoint | CheckpointHandle: ...
 
     def restore(self, ctx: WorkerContext) -> tuple[int, Any] | None: ...
 
 
 class _WorkerState:
-    """The one process-wide holder of the bridge and the checkpoint hooks."""
+    """The one process-wide holder of the bridge, the checkpoint hooks and the request callback."""
 
     def __init__(self) -> None:
         self.bridge: WorkerBridge | None = None
         self.hooks: CheckpointHooks | None = None
+        self.discovered_hooks = False
+        self.provider: Callable[[int], Any] | None = None
 
     def current_bridge(self) -> WorkerBridge:
         if self.bridge is None:
             self.bridge = FileBridge.from_environment(os.environ) or LogBridge()
         return self.bridge
 
+    def current_hooks(self) -> CheckpointHooks | None:
+        """The installed hooks, else the tiered SDK when the environment names tiers (once)."""
+        if self.hooks is None and not self.discovered_hooks:
+            self.discovered_hooks = True
+            if os.environ.get(_TIERS_VARIABLE) or os.environ.get(rank_env.CHECKPOINT_URI):
+                from controlplane.checkpoints.sdk import install_from_environment
 
+                self.hooks = install_from_environment(context())
+        return self.hooks
+
+
+_TIERS_VARIABLE = "SUANLI_CHECKPOINT_TIERS"
 _state = _WorkerState()
 
 
@@ -276,8 +341,17 @@ def install_bridge(bridge: WorkerBridge | None) -> None:
 
 
 def set_checkpoint_hooks(hooks: CheckpointHooks | None) -> None:
-    """Install the hooks ``save_checkpoint``/``restore_checkpoint`` call (the checkpoint SDK's job)."""
+    """Install the hooks ``save_checkpoint``/``restore_checkpoint`` call (``None``: rediscover)."""
     _state.hooks = hooks
+    _state.discovered_hooks = hooks is not None
+
+
+def on_checkpoint_request(provider: Callable[[int], Any] | None) -> None:
+    """Let ``report(step=...)`` take requested checkpoints: it saves ``provider(step)`` when asked.
+
+    Report at a step boundary (after the optimizer step) so the state is consistent.
+    """
+    _state.provider = provider
 
 
 def _forwards_reports(ctx: WorkerContext) -> bool:
@@ -291,10 +365,11 @@ def report(*, step: int, loss: float | None = None, tokens: int | None = None) -
 
     Feeds the job's progress, the performance model's online correction and the cost ledger.
     """
-    if not _forwards_reports(context()):
-        return
-    _state.current_bridge().report_step(int(step), None if loss is None else float(loss),
-                                        None if tokens is None else int(tokens), time.time())
+    if _forwards_reports(context()):
+        _state.current_bridge().report_step(int(step), None if loss is None else float(loss),
+                                            None if tokens is None else int(tokens), time.time())
+    if _state.provider is not None and checkpoint_requested():
+        save_checkpoint(int(step), _state.provider(int(step)))
 
 
 def should_stop() -> bool:
@@ -307,30 +382,58 @@ def checkpoint_requested() -> bool:
     return _state.current_bridge().checkpoint_requested()
 
 
-def report_checkpoint(*, step: int, uri: str, bytes: int) -> None:
-    """Tell the runtime a checkpoint of ``step`` is committed at ``uri`` (chief rank only)."""
-    if context().is_chief:
-        _state.current_bridge().report_checkpoint(int(step), uri, int(bytes), time.time())
+def report_checkpoint(*, step: int, uri: str, bytes: int, details: Mapping[str, Any] | None = None) -> None:
+    """Tell the runtime a checkpoint of ``step`` is committed at ``uri`` (chief rank only).
+
+    ``details`` (e.g. ``tier``, ``checkpoint``, ``snapshotS``, ``persistS``) reach bridges that
+    implement ``report_checkpoint_details``; others get the plain report.
+    """
+    if not context().is_chief:
+        return
+    bridge = _state.current_bridge()
+    detailed = getattr(bridge, "report_checkpoint_details", None)
+    if details and callable(detailed):
+        detailed(int(step), uri, int(bytes), time.time(), dict(details))
+    else:
+        bridge.report_checkpoint(int(step), uri, int(bytes), time.time())
 
 
-def save_checkpoint(step: int, state: Any) -> SavedCheckpoint | None:
-    """Save through the installed hooks, report the commit and clear a pending request.
+def save_checkpoint(step: int, state: Any) -> SavedCheckpoint | CheckpointHandle | None:
+    """Save through the hooks and clear a pending request; returns what the hooks returned.
 
-    Returns ``None`` (and only clears the request) when no hooks are installed.
+    A ``SavedCheckpoint`` (complete on return) is reported here; a ``CheckpointHandle`` is
+    persisting in the background and its commits are reported as they happen. Returns ``None``
+    (and only clears the request) when no hooks are installed.
     """
     bridge = _state.current_bridge()
-    hooks = _state.hooks
-    saved: SavedCheckpoint | None = None
+    hooks = _state.current_hooks()
+    saved: SavedCheckpoint | CheckpointHandle | None = None
     if hooks is not None:
         saved = hooks.save(context(), step, state)
-        report_checkpoint(step=step, uri=saved.uri, bytes=saved.bytes)
+        if isinstance(saved, SavedCheckpoint):
+            report_checkpoint(step=step, uri=saved.uri, bytes=saved.bytes)
     else:
         logger.debug("no checkpoint hooks installed; step %d not saved", step)
     bridge.clear_checkpoint_request()
     return saved
 
 
-def restore_checkpoint() -> tuple[int, Any] | None:
-    """The newest committed ``(step, state)`` through the installed hooks, or ``None``."""
-    hooks = _state.hooks
-    return None if hooks is None else hooks.restore(context())
+def restore_checkpoint(template: Any | None = None) -> tuple[int, Any] | None:
+    """The newest committed ``(step, state)`` through the hooks, or ``None``.
+
+    ``template`` (hooks that support it) is a state shaped like the one wanted after a layout
+    change: its ``Sharded`` leaves say which piece of each global tensor this rank needs.
+    """
+    hooks = _state.current_hooks()
+    if hooks is None:
+        return None
+    if template is None:
+        return hooks.restore(context())
+    restore_with_template: Callable[..., tuple[int, Any] | None] = hooks.restore
+    return restore_with_template(context(), template)
+
+
+def wait_for_checkpoints(timeout: float | None = None) -> bool:
+    """Wait until background persists finish (hooks with ``wait``); True when nothing is pending."""
+    waiter = getattr(_state.hooks, "wait", None)
+    return bool(waiter(timeout)) if callable(waiter) else True

@@ -92,6 +92,7 @@ class VictimIndex:
         self._by_pool: dict[str, list[Running]] = defaultdict(list)
         self._by_priority: dict[str, list[int]] = defaultdict(lambda: [0] * len(PRIORITY_NAMES))
         self._borrowed: dict[str, int] = defaultdict(int)
+        self._could_free: dict[tuple[tuple[str, ...], int, bool], bool] = {}
         for running in state.running.values():
             if running.new or state.now - running.started_at < min_run_s:
                 continue
@@ -107,6 +108,11 @@ class VictimIndex:
         if running.borrowed:
             self._borrowed[pool] += sign * len(running.devices)
 
+    @property
+    def empty(self) -> bool:
+        """No attempt may be stopped at all (e.g. nothing has run long enough)."""
+        return not self._by_pool
+
     def on_pool(self, pool: str) -> list[Running]:
         return self._by_pool.get(pool, [])
 
@@ -118,6 +124,19 @@ class VictimIndex:
     def borrowed_devices(self, pool: str) -> int:
         return self._borrowed.get(pool, 0)
 
+    def could_free(self, pools: tuple[str, ...], priority: int, reclaim: bool) -> bool:
+        """Whether one of ``pools`` has devices of a less important class than ``priority`` or, with
+        ``reclaim``, borrowed ones (answers are kept until the next ``forget``)."""
+        if self.empty:
+            return False
+        key = (pools, priority, reclaim)
+        found = self._could_free.get(key)
+        if found is None:
+            found = self._could_free[key] = any(
+                self.devices_below(pool, priority) or (reclaim and self.borrowed_devices(pool)) for pool in pools)
+        return found
+
     def forget(self, running: Running) -> None:
         """A victim was stopped."""
+        self._could_free.clear()
         self._count(running, -1)

@@ -58,8 +58,9 @@ class QuotaLedger:
         self.team_dollars_per_day: dict[str, float] = defaultdict(float)
         for queue in self.queues.values():
             self.team_weight[queue.team] = max(self.team_weight.get(queue.team, 0.0), queue.weight)
-        self._verdicts: dict[tuple[str, str, str, int], QuotaVerdict] = {}
-        """Verdicts since the last change of usage (a round asks the same question many times)."""
+        self._verdicts: dict[tuple[str, str], dict[tuple[str, int], QuotaVerdict]] = {}
+        """Per queue: verdicts by (pool, devices) since the queue's usage last changed (a round asks
+        the same question many times, and a verdict depends on its own queue's usage only)."""
 
     @property
     def enforced(self) -> bool:
@@ -75,7 +76,7 @@ class QuotaLedger:
         self._apply(job, pool, borrowed, -1)
 
     def _apply(self, job: Job, pool: Pool, borrowed: bool, sign: int) -> None:
-        self._verdicts.clear()
+        self._verdicts.pop((job.team, job.queue), None)
         usage = self.usage[(job.team, job.queue)]
         accelerator = pool.accelerator.casefold()
         usage.devices[accelerator] += sign * job.devices
@@ -88,11 +89,13 @@ class QuotaLedger:
         """Whether the queue may run ``job`` on ``pool`` now, and whether that is borrowing."""
         if not self.queues:
             return ALLOWED
-        key = (job.team, job.queue, pool.name, job.devices)
-        verdict = self._verdicts.get(key)
+        verdicts = self._verdicts.get((job.team, job.queue))
+        if verdicts is None:
+            verdicts = self._verdicts[(job.team, job.queue)] = {}
+        key = (pool.name, job.devices)
+        verdict = verdicts.get(key)
         if verdict is None:
-            verdict = self._check(job, pool)
-            self._verdicts[key] = verdict
+            verdict = verdicts[key] = self._check(job, pool)
         return verdict
 
     def _check(self, job: Job, pool: Pool) -> QuotaVerdict:

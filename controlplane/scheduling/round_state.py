@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from controlplane.scheduling.backfill import ReleaseForecast, Reservation
-from controlplane.scheduling.choice import Fit, Option, ProfileKey, job_fits, price_fits, profile_key
-from controlplane.scheduling.decisions import Admit, Decision, Preempt, PreemptKind
+from controlplane.scheduling.choice import FitFinder, Option, Profile, price_fits
+from controlplane.scheduling.decisions import Admit, Decision, Preempt, PreemptKind, WaitReason
 from controlplane.scheduling.placing import PlacedGang
 from controlplane.scheduling.preemption import VictimIndex, lost_work_s
 from controlplane.scheduling.quotas import QuotaLedger
@@ -66,7 +66,16 @@ class RoundState:
         self.victims: VictimIndex | None = None
         """Built by the scheduler on the first job that may preempt."""
         self._options: dict[str, tuple[list[Option], list[str]]] = {}
-        self._fits: dict[ProfileKey, tuple[list[Fit], list[str]]] = {}
+        self._finder = FitFinder(self.pools, self.capacity, snapshot.estimator)
+        self._free = {pool.name: self.topology.free_devices_in_pool(pool.name) for pool in self.pools}
+        """Free devices per pool, re-read from the topology copy after every change this class makes."""
+        self._largest: dict[tuple[str, ...], tuple[int, str | None]] = {}
+        self._allowed_pools: dict[str, dict[tuple[str, int], frozenset[str]]] = {}
+        """Per team, per (queue, gang size): the pools its quota allows now (a team's verdicts change
+        only with its own books)."""
+        self._shares: dict[str, float] = {}
+        self.reasons: dict[tuple[object, ...], WaitReason] = {}
+        """Wait reasons by content: jobs that wait for the same reason share one (immutable) object."""
         self.total_units = sum(self.capacity.get(p.name, 0) * p.units_per_device for p in self.pools)
         self.total_dollars_per_day = sum(self.capacity.get(p.name, 0) * p.price_per_device_hour * 24
                                          for p in self.pools)
@@ -87,24 +96,50 @@ class RoundState:
         return [job for job in self.snapshot.jobs if job.job_id not in self.running and job.job_id not in self.stopped]
 
     def free(self, pool: str) -> int:
-        return self.topology.free_devices_in_pool(pool)
+        found = self._free.get(pool)
+        return self.topology.free_devices_in_pool(pool) if found is None else found
 
-    def fits(self, job: Job) -> tuple[list[Fit], list[str]]:
+    def fits(self, job: Job) -> Profile:
         """Pools the job's profile fits at all (cached per profile for the round)."""
-        key = profile_key(job)
-        fits = self._fits.get(key)
-        if fits is None:
-            fits = job_fits(job, self.pools, self.capacity, self.snapshot.estimator)
-            self._fits[key] = fits
-        return fits
+        return self._finder.profile(job)
 
-    def options(self, job: Job) -> tuple[list[Option], list[str]]:
+    def options(self, job: Job, profile: Profile | None = None) -> tuple[list[Option], list[str]]:
+        """The job's priced options (``profile``: its ``fits``, when the caller has them already)."""
         cached = self._options.get(job.job_id)
         if cached is None:
-            fits, unusable = self.fits(job)
-            cached = price_fits(job, fits, unusable, self.now)
-            self._options[job.job_id] = cached
+            if profile is None:
+                profile = self._finder.profile(job)
+            cached = self._options[job.job_id] = price_fits(job, profile.fits, profile.unusable, self.now)
         return cached
+
+    def largest_free(self, profile: Profile) -> tuple[int, str | None]:
+        """The most free devices in one of the profile's pools, and the first pool that has them."""
+        found = self._largest.get(profile.pools)
+        if found is None:
+            largest, largest_pool = -1, None
+            for pool in profile.pools:
+                free = self._free[pool]
+                if free > largest:
+                    largest, largest_pool = free, pool
+            found = self._largest[profile.pools] = (largest, largest_pool)
+        return found
+
+    def quota_allows_any(self, job: Job, profile: Profile) -> bool:
+        """Whether the job's queue may run it now on at least one of the profile's pools."""
+        by_queue = self._allowed_pools.get(job.team)
+        if by_queue is None:
+            by_queue = self._allowed_pools[job.team] = {}
+        key = (job.queue, job.devices)
+        allowed = by_queue.get(key)
+        if allowed is None:
+            allowed = by_queue[key] = frozenset(pool.name for pool in self.pools
+                                                if self.ledger.check(job, pool).allowed)
+        return not allowed.isdisjoint(profile.pools)
+
+    def quota_reasons(self, job: Job, profile: Profile) -> tuple[str, ...]:
+        """What the job's queue says about each of the profile's pools, each sentence once."""
+        return tuple(dict.fromkeys(verdict.reason for fit in profile.fits
+                                   if (verdict := self.ledger.check(job, fit.pool)).reason))
 
     def expected_remaining_s(self, job: Job, pool: Pool) -> float:
         estimate = self.snapshot.estimator.estimate(job, pool.accelerator, pool.devices_per_node)
@@ -114,7 +149,11 @@ class RoundState:
         return job.remaining_steps / estimate.steps_per_second
 
     def share(self, team: str) -> float:
-        return self.ledger.dominant_share(team, self.total_units, self.total_dollars_per_day)
+        share = self._shares.get(team)
+        if share is None:
+            share = self._shares[team] = self.ledger.dominant_share(team, self.total_units,
+                                                                     self.total_dollars_per_day)
+        return share
 
     def ran_s(self, job_id: str) -> float:
         running = self.running[job_id]
@@ -132,6 +171,7 @@ class RoundState:
         self.running[job.job_id] = Running(job, pool, placed.devices, self.now, borrowed, option.finish_s, new=True)
         if self.reservation is not None and self.reservation.job_id != job.job_id:
             self.reservation.charge(pool.name, job.devices, option.finish_s)
+        self._changed(pool.name, job.team)
         return Admit(job_id=job.job_id, pool=pool.name, accelerator=pool.accelerator, devices=placed.devices,
                      reason=reason, layout=option.layout, placement=placed.placement, borrowed=borrowed,
                      preempts=tuple(preempts), steps_per_second=option.steps_per_second,
@@ -144,6 +184,7 @@ class RoundState:
         self.topology.release(running.devices)
         self.ledger.remove(running.job, running.pool, borrowed=running.borrowed)
         self.forecast.remove(running.pool.name, running.ends_in_s, len(running.devices))
+        self._changed(running.pool.name, running.job.team)
         return running
 
     def restore(self, running: Running) -> None:
@@ -153,6 +194,14 @@ class RoundState:
         self.ledger.add(running.job, running.pool, borrowed=running.borrowed)
         self.forecast.add(running.pool.name, running.ends_in_s, len(running.devices))
         self.running[running.job.job_id] = running
+        self._changed(running.pool.name, running.job.team)
+
+    def _changed(self, pool: str, team: str) -> None:
+        """Devices of ``pool`` and the books of ``team`` changed: refresh and forget what depended on them."""
+        self._free[pool] = self.topology.free_devices_in_pool(pool)
+        self._largest.clear()
+        self._allowed_pools.pop(team, None)
+        self._shares.pop(team, None)
 
     def preempt_decision(self, running: Running, kind: PreemptKind, reason: str,
                          for_job: str | None = None) -> Preempt:

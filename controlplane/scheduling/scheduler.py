@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from controlplane.placement.topology_aware import TopologyAwarePlacer
 from controlplane.placement.types import Placer
 from controlplane.scheduling.backfill import reserve
-from controlplane.scheduling.choice import RANKINGS, Option
+from controlplane.scheduling.choice import RANKINGS, Option, Profile
 from controlplane.scheduling.decisions import Admit, PreemptKind, RoundResult, RoundStats, Wait, WaitReason
 from controlplane.scheduling.migration import replan_running
 from controlplane.scheduling.ordering import (
@@ -73,8 +73,9 @@ class Scheduler:
         if self.policy.time_slicing:
             preempt_for_time_slices(state, self.policy)
         pending = state.pending()
+        place = self._place_counted(counters)
         for job in self._order(state, pending):
-            self._consider(state, job, counters)
+            self._consider(state, job, counters, place)
         if self.policy.migration:
             replan_running(state, self.policy, self._place_counted(counters))
         decisions = tuple(state.decisions)
@@ -108,29 +109,28 @@ class Scheduler:
             return self.placer.place(job, option.pool, option.layout, state.topology)
         return place
 
-    def _consider(self, state: RoundState, job: Job, counters: _Counters) -> None:
-        if self._surely_waits(state, job):
+    def _consider(self, state: RoundState, job: Job, counters: _Counters, place: PlaceFn) -> None:
+        profile = state.fits(job)
+        if self._surely_waits(state, job, profile):
             return
-        usable, unusable = state.options(job)
+        usable, unusable = state.options(job, profile)
         if not usable:
             state.decisions.append(Wait(job.job_id, WaitReason(devices=job.devices, does_not_fit=tuple(unusable))))
             return
         ranked = RANKINGS[self.policy.pool_choice](usable)
-        verdicts = [(option, state.ledger.check(job, option.pool)) for option in ranked]
-        allowed = [(option, verdict) for option, verdict in verdicts if verdict.allowed]
-        types = tuple(dict.fromkeys(option.pool.accelerator for option in ranked))
-        if not allowed:
-            quota = tuple(dict.fromkeys(v.reason for _, v in verdicts if v.reason))
-            state.decisions.append(Wait(job.job_id, WaitReason(devices=job.devices, types=types, quota=quota)))
-            return
+        candidates = ranked
         if self.policy.pool_choice == "most-free":
-            allowed.sort(key=lambda pair: (-state.free(pair[0].pool.name), pair[0].order))
-        place = self._place_counted(counters)
+            candidates = sorted(ranked, key=lambda option: (-state.free(option.pool.name), option.order))
+        ledger = state.ledger
         notes: list[str] = []
         held_back = False
-        for option, verdict in allowed:
+        # Quota verdicts are asked only of pools with room, in order, until one admits the job.
+        for option in candidates:
             pool = option.pool.name
             if state.free(pool) < job.devices:
+                continue
+            verdict = ledger.check(job, option.pool)
+            if not verdict.allowed:
                 continue
             if state.reservation is not None and state.reservation.blocks(pool, job.devices, option.finish_s):
                 held_back = True
@@ -145,47 +145,62 @@ class Scheduler:
                                                reason=self._admit_reason(option, verdict, ranked, backfilled),
                                                backfilled=backfilled))
             return
+        types = tuple(dict.fromkeys(option.pool.accelerator for option in ranked))
+        allowed = [(option, verdict) for option in candidates if (verdict := ledger.check(job, option.pool)).allowed]
+        if not allowed:
+            quota = tuple(dict.fromkeys(verdict.reason for option in ranked
+                                        if (verdict := ledger.check(job, option.pool)).reason))
+            state.decisions.append(Wait(job.job_id, WaitReason(devices=job.devices, types=types, quota=quota)))
+            return
         if self._try_preempt(state, job, allowed, place):
             return
         self._wait_for_capacity(state, job, allowed, types, notes, held_back)
 
-    def _surely_waits(self, state: RoundState, job: Job) -> bool:
+    def _surely_waits(self, state: RoundState, job: Job, profile: Profile) -> bool:
         """Fast path for a full cluster: no pool the job fits has room, no victim could make room,
-        and the reservation is taken; record the ``Wait`` without pricing every option."""
+        and the reservation is taken; record the ``Wait`` without pricing every option.
+
+        Every step is answered per pool set (or per queue and gang size) and kept until the
+        next start or stop, so a long run of waiting jobs costs a few dictionary look-ups each,
+        and jobs waiting for the same reason share one ``WaitReason``."""
         policy = self.policy
-        if policy.backfill and state.reservation is None:
+        reservation = state.reservation
+        if policy.backfill and reservation is None:
             return False
-        fits, _ = state.fits(job)
-        if not fits:
+        if not profile.fits:
             return False
-        largest, largest_pool = -1, None
-        for fit in fits:
-            free = state.free(fit.pool.name)
-            if free > largest:
-                largest, largest_pool = free, fit.pool.name
+        largest, largest_pool = state.largest_free(profile)
         if largest >= job.devices:
             return False
-        if policy.priority_preemption or policy.reclaim:
-            if state.victims is None:
-                state.victims = VictimIndex(state, policy.min_run_s, policy.aging_s)
-            index = state.victims
-            mine = effective_priority(job, state.now, policy.aging_s) if policy.priority_preemption else 99
-            reclaim = policy.reclaim and state.ledger.enforced
-            if any(index.devices_below(fit.pool.name, mine) or (reclaim and index.borrowed_devices(fit.pool.name))
-                   for fit in fits):
-                return False
-        verdicts = [state.ledger.check(job, fit.pool) for fit in fits]
-        types = tuple(dict.fromkeys(fit.pool.accelerator for fit in fits))
-        if not any(verdict.allowed for verdict in verdicts):
-            quota = tuple(dict.fromkeys(v.reason for v in verdicts if v.reason))
-            state.decisions.append(Wait(job.job_id, WaitReason(devices=job.devices, types=types, quota=quota)))
-            return True
-        reservation = state.reservation
-        state.decisions.append(Wait(job.job_id, WaitReason(
-            devices=job.devices, types=types, largest_free=largest, largest_free_pool=largest_pool,
-            behind_job=reservation.job_id if reservation is not None else None,
-            behind_job_start_in_s=reservation.start_in_s if reservation is not None else None)))
+        if (policy.priority_preemption or policy.reclaim) and self._victims_could_make_room(state, job, profile):
+            return False
+        if not state.quota_allows_any(job, profile):
+            quota = state.quota_reasons(job, profile)
+            key: tuple[object, ...] = ("quota", job.devices, profile.types, quota)
+            why = state.reasons.get(key)
+            if why is None:
+                why = state.reasons[key] = WaitReason(devices=job.devices, types=profile.types, quota=quota)
+        else:
+            behind = reservation.job_id if reservation is not None else None
+            behind_in = reservation.start_in_s if reservation is not None else None
+            key = ("capacity", job.devices, profile.types, largest, largest_pool, behind, behind_in)
+            why = state.reasons.get(key)
+            if why is None:
+                why = state.reasons[key] = WaitReason(
+                    devices=job.devices, types=profile.types, largest_free=largest, largest_free_pool=largest_pool,
+                    behind_job=behind, behind_job_start_in_s=behind_in)
+        state.decisions.append(Wait(job.job_id, why))
         return True
+
+    def _victims_could_make_room(self, state: RoundState, job: Job, profile: Profile) -> bool:
+        """Whether any pool of the profile has attempts this job could preempt (by class or reclaim)."""
+        policy = self.policy
+        if state.victims is None:
+            state.victims = VictimIndex(state, policy.min_run_s, policy.aging_s)
+        if state.victims.empty:
+            return False
+        mine = effective_priority(job, state.now, policy.aging_s) if policy.priority_preemption else 99
+        return state.victims.could_free(profile.pools, mine, policy.reclaim and state.ledger.enforced)
 
     def _admit_reason(self, option: Option, verdict: QuotaVerdict, ranked: list[Option], backfilled: bool) -> str:
         text = f"admitted on {option.pool.name}: {option.describe()}"

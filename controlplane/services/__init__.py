@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 
 from controlplane import __version__
+from controlplane.services.checkpoints import CheckpointService
 from controlplane.services.context import ServiceContext
 from controlplane.services.events import EventService
 from controlplane.services.logs import LogService
@@ -32,6 +33,7 @@ class Services:
     queues: QueueService
     events: EventService
     logs: LogService
+    checkpoints: CheckpointService
 
     @classmethod
     def from_settings(cls, settings: Settings, *, validator: CatalogValidator | None = None) -> Services:
@@ -42,7 +44,8 @@ class Services:
                                  validator=validator or CatalogValidator.default())
         jobs = WorkloadService(context)
         return cls(engine=engine, context=context, jobs=jobs, pools=PoolService(context),
-                   queues=QueueService(context), events=EventService(context), logs=LogService(context, jobs))
+                   queues=QueueService(context), events=EventService(context), logs=LogService(context, jobs),
+                   checkpoints=CheckpointService(context))
 
     def health(self) -> HealthView:
         with self.engine.connect() as connection:

@@ -16,6 +16,7 @@ Typical use by a service::
 
 from controlplane.store.engine import create_engine_for, make_session_factory, session_scope
 from controlplane.store.hashing import spec_hash
+from controlplane.store.models.checkpoint import CheckpointRecord
 from controlplane.store.migrate import current_revision, downgrade, ensure_schema, upgrade
 from controlplane.store.pagination import Cursor, Page, decode_cursor, encode_cursor
 from controlplane.store.priorities import PRIORITY_BY_CLASS, priority_for_class
@@ -31,6 +32,7 @@ from controlplane.store.records import (
 )
 from controlplane.store.repositories import (
     AttemptRepository,
+    CheckpointRepository,
     EventRepository,
     IntentRepository,
     JobRepository,
@@ -45,6 +47,8 @@ __all__ = [
     "PRIORITY_BY_CLASS",
     "AttemptRecord",
     "AttemptRepository",
+    "CheckpointRecord",
+    "CheckpointRepository",
     "Cursor",
     "EventRecord",
     "EventRepository",

@@ -9,6 +9,7 @@ always do.
 """
 
 from controlplane.store.repositories.attempts import AttemptRepository, default_request_id
+from controlplane.store.repositories.checkpoints import CheckpointRepository
 from controlplane.store.repositories.events import EventRepository
 from controlplane.store.repositories.intents import IntentRepository
 from controlplane.store.repositories.jobs import JobRepository
@@ -19,6 +20,7 @@ from controlplane.store.repositories.queues import QueueRepository
 
 __all__ = [
     "AttemptRepository",
+    "CheckpointRepository",
     "EventRepository",
     "IntentRepository",
     "JobRepository",

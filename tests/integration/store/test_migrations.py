@@ -13,7 +13,8 @@ from controlplane.store.engine import create_engine_for, make_session_factory
 from controlplane.store.migrate import current_revision, downgrade, ensure_schema, head_revision, upgrade
 from controlplane.store.models import Base
 
-TABLES = {"alembic_version", "attempts", "events", "intents", "jobs", "leases", "nodes", "pools", "queues"}
+TABLES = {"alembic_version", "attempts", "checkpoints", "events", "intents", "jobs", "leases", "nodes", "pools",
+          "queues"}
 
 
 def _schema_diffs(url: str) -> list:
