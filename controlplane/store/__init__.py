@@ -16,8 +16,8 @@ Typical use by a service::
 
 from controlplane.store.engine import create_engine_for, make_session_factory, session_scope
 from controlplane.store.hashing import spec_hash
-from controlplane.store.models.checkpoint import CheckpointRecord
 from controlplane.store.migrate import current_revision, downgrade, ensure_schema, upgrade
+from controlplane.store.models.checkpoint import CheckpointRecord
 from controlplane.store.pagination import Cursor, Page, decode_cursor, encode_cursor
 from controlplane.store.priorities import PRIORITY_BY_CLASS, priority_for_class
 from controlplane.store.records import (

@@ -12,4 +12,15 @@ from controlplane.store.models.node import NodeRow
 from controlplane.store.models.pool import PoolRow
 from controlplane.store.models.queue import QueueRow
 
-__all__ = ["AttemptRow", "Base", "CheckpointRow", "EventRow", "IntentRow", "JobRow", "LeaseRow", "NodeRow", "PoolRow", "QueueRow"]
+__all__ = [
+    "AttemptRow",
+    "Base",
+    "CheckpointRow",
+    "EventRow",
+    "IntentRow",
+    "JobRow",
+    "LeaseRow",
+    "NodeRow",
+    "PoolRow",
+    "QueueRow",
+]

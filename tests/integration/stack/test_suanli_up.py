@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 REPOSITORY = Path(__file__).resolve().parents[3]
 
 def suanli(*arguments: str, env: dict[str, str], timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "controlplane.cli.main", *arguments], env=env, cwd=REPOSITORY, text=True,
-                          capture_output=True, timeout=timeout_s, check=False)
+    return subprocess.run([sys.executable, "-m", "controlplane.cli.main", *arguments], env=env, cwd=REPOSITORY,
+                          text=True, capture_output=True, timeout=timeout_s, check=False)
 
 
 def free_port() -> int:
