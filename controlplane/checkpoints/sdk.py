@@ -53,9 +53,10 @@ def identity_of(ctx: Any) -> RankIdentity:
 
 
 def default_node_stores() -> NodeStores:
-    """Per-node Ray actors when this process is in a Ray cluster, else a store in this process."""
+    """Per-node Ray actors when this process is a rank actor in a Ray cluster, else a store in this
+    process (a driver that merely has Ray initialised, or plain ``torchrun``)."""
     ray: Any = sys.modules.get("ray")
-    if ray is not None and ray.is_initialized():
+    if ray is not None and ray.is_initialized() and ray.get_runtime_context().get_actor_id() is not None:
         from controlplane.checkpoints.ray_store import RayNodeStores
 
         return RayNodeStores()

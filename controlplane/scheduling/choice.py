@@ -277,15 +277,21 @@ def _type_problem(job: Job, pool: Pool) -> str | None:
 _LOG_TIE = math.log(COST_TIE_RATIO)
 
 
-def _cost_bucket(option: Option) -> float:
-    if option.dollars_per_hour <= 0:
-        return -math.inf
-    return math.floor(math.log(option.dollars_per_step) / _LOG_TIE)
+def _cost_key(option: Option) -> tuple[bool, float, float, int]:
+    """Deadline missed, cost bucket (dollars per useful step on a 3 % log scale; free capacity
+    first), expected finish, pool order."""
+    dollars_per_hour = option.dollars_per_hour
+    if dollars_per_hour <= 0:
+        bucket = -math.inf
+    else:
+        dollars_per_step = dollars_per_hour / SECONDS_PER_HOUR / (option.steps_per_second * option.goodput)
+        bucket = math.floor(math.log(dollars_per_step) / _LOG_TIE)
+    return (not option.meets_deadline, bucket, option.finish_s, option.order)
 
 
 def rank_by_cost_per_work(options: Sequence[Option]) -> list[Option]:
     """Deadline met first, then dollars per useful step (ties within 3 %), then the sooner finish."""
-    return sorted(options, key=lambda o: (not o.meets_deadline, _cost_bucket(o), o.finish_s, o.order))
+    return sorted(options, key=_cost_key)
 
 
 def rank_first_fit(options: Sequence[Option]) -> list[Option]:

@@ -70,9 +70,6 @@ class RoundState:
         self._free = {pool.name: self.topology.free_devices_in_pool(pool.name) for pool in self.pools}
         """Free devices per pool, re-read from the topology copy after every change this class makes."""
         self._largest: dict[tuple[str, ...], tuple[int, str | None]] = {}
-        self._allowed_pools: dict[str, dict[tuple[str, int], frozenset[str]]] = {}
-        """Per team, per (queue, gang size): the pools its quota allows now (a team's verdicts change
-        only with its own books)."""
         self._shares: dict[str, float] = {}
         self.reasons: dict[tuple[object, ...], WaitReason] = {}
         """Wait reasons by content: jobs that wait for the same reason share one (immutable) object."""
@@ -126,15 +123,8 @@ class RoundState:
 
     def quota_allows_any(self, job: Job, profile: Profile) -> bool:
         """Whether the job's queue may run it now on at least one of the profile's pools."""
-        by_queue = self._allowed_pools.get(job.team)
-        if by_queue is None:
-            by_queue = self._allowed_pools[job.team] = {}
-        key = (job.queue, job.devices)
-        allowed = by_queue.get(key)
-        if allowed is None:
-            allowed = by_queue[key] = frozenset(pool.name for pool in self.pools
-                                                if self.ledger.check(job, pool).allowed)
-        return not allowed.isdisjoint(profile.pools)
+        check = self.ledger.check
+        return any(check(job, fit.pool).allowed for fit in profile.fits)
 
     def quota_reasons(self, job: Job, profile: Profile) -> tuple[str, ...]:
         """What the job's queue says about each of the profile's pools, each sentence once."""
@@ -200,7 +190,6 @@ class RoundState:
         """Devices of ``pool`` and the books of ``team`` changed: refresh and forget what depended on them."""
         self._free[pool] = self.topology.free_devices_in_pool(pool)
         self._largest.clear()
-        self._allowed_pools.pop(team, None)
         self._shares.pop(team, None)
 
     def preempt_decision(self, running: Running, kind: PreemptKind, reason: str,
