@@ -1,8 +1,9 @@
 """Where a job can run, what it would cost there, and which option a policy prefers.
 
 Owns ``Option`` (one pool a job fits, with its rate, goodput, price and expected finish),
-``job_options`` (the usable options plus, for every pool that is not usable, the reason) and
-the rankings policies choose by.
+``job_options`` (the usable options plus, for every pool that is not usable, the reason),
+``FitFinder`` (the same answer for the thousands of jobs of a round, built from checks that
+jobs of one profile, constraint set or workload share) and the rankings policies choose by.
 
 A pool is *usable* for a job when: its type is among the job's types; its devices have at least
 ``min_memory_gib``; tensor parallelism fits in one of its nodes; the job allows spot (when the

@@ -9,7 +9,10 @@ seam by restricting its request to the chosen pool.
 multiples of ``tp``); a gang smaller than a node goes to the node whose free devices fit it most
 tightly; a larger gang takes the nodes with the most free devices first (whole nodes before
 fragments), in tree order on ties, so ranks of one node are consecutive. It reads the topology's
-maintained free counters and never changes the topology.
+maintained free counters and never changes the topology. Both searches are vectorized over the
+pool's nodes (a best-fit ``argmin``; a histogram of the free counts that says how many nodes of
+each count the gang takes, then one gather of their free devices), so a 1,024-device gang costs
+a handful of NumPy calls, not a loop over 128 nodes.
 """
 
 from __future__ import annotations
@@ -42,8 +45,6 @@ class GangPlacer(Protocol):
 class _PoolNodes:
     """The node vertices of one pool and the device ids each of them holds."""
 
-    tree: TopologyTree
-    """The tree these vertices belong to (the cache is valid for this tree only)."""
     vertices: npt.NDArray[np.intp]
     span: slice | None
     """The same vertices as a slice when they are contiguous (a view instead of a gather)."""
@@ -70,13 +71,17 @@ class PoolPacker:
     whatever the gang size (no per-node Python loop).
     """
 
-    _nodes: dict[tuple[int, str], _PoolNodes] = field(default_factory=dict, repr=False)
+    _tree: TopologyTree | None = field(default=None, repr=False)
+    _nodes: dict[str, _PoolNodes] = field(default_factory=dict, repr=False)
+    """Per pool name, for ``_tree`` only (a packer kept across topologies holds one tree at a time)."""
 
     def _pool_nodes(self, topology: Topology, pool: str) -> _PoolNodes:
         tree = topology.tree
-        key = (id(tree), pool)
-        cached = self._nodes.get(key)
-        if cached is None or cached.tree is not tree:
+        if tree is not self._tree:
+            self._tree = tree
+            self._nodes.clear()
+        cached = self._nodes.get(pool)
+        if cached is None:
             lo, hi = tree.level_offsets[Level.NODE], tree.level_offsets[Level.NODE + 1]
             index = next(i for i, info in enumerate(tree.pools) if info.name == pool)
             vertices = (np.flatnonzero(tree.vertex_pool[lo:hi] == index) + lo).astype(np.intp)
@@ -84,9 +89,9 @@ class PoolPacker:
             span = slice(int(vertices[0]), int(vertices[-1]) + 1) if contiguous else None
             dev_lo, dev_hi = tree.dev_lo[vertices].astype(np.intp), tree.dev_hi[vertices].astype(np.intp)
             sizes = np.unique(dev_hi - dev_lo)
-            cached = _PoolNodes(tree, vertices, span, dev_lo, dev_hi, dev_lo.tolist(), tree.level_offsets[Level.DEVICE],
-                                int(sizes[0]) if sizes.size == 1 else None)
-            self._nodes[key] = cached
+            cached = self._nodes[pool] = _PoolNodes(vertices, span, dev_lo, dev_hi, dev_lo.tolist(),
+                                                    tree.level_offsets[Level.DEVICE],
+                                                    int(sizes[0]) if sizes.size == 1 else None)
         return cached
 
     def place(self, job: Job, pool: Pool, layout: Layout | None, topology: Topology) -> PlacedGang | str:

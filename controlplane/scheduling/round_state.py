@@ -5,6 +5,12 @@ forecast for reservations, the running attempts (with their expected ends) and t
 made so far. Starting and stopping go through ``start``/``stop``/``restore`` so that all of
 these stay consistent. Nothing here decides anything; ``controlplane.scheduling.scheduler``
 does.
+
+A round asks the same questions for thousands of jobs, so the answers are kept: where a
+profile fits (``FitFinder``), free devices per pool and the largest free pool of a pool set,
+each team's fair share, quota verdicts (in the ledger, per queue). Every start, stop and
+restore refreshes or drops exactly what it can change, so a kept answer always equals a fresh
+one; wait reasons are shared by content (they are immutable).
 """
 
 from __future__ import annotations

@@ -16,12 +16,16 @@ One round, for every policy (the ``Policy`` switches what applies):
 
 Admission works at pool granularity on the topology's O(1) free counters; the placer (by
 default ``controlplane.placement.TopologyAwarePlacer``) is called only for a job that has a pool
-with room, restricted to that pool. The round is deterministic: the same snapshot gives
-the same decisions.
+with room, restricted to that pool. Quota verdicts are asked only of pools with room, in the
+policy's order, until one admits the job. Once the cluster is full, a job that cannot start,
+preempt or take the reservation is answered from per-pool-set answers kept until the next
+start or stop (``_surely_waits``), with a ``WaitReason`` shared by every job waiting for the
+same reason. The round is deterministic: the same snapshot gives the same decisions.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -79,13 +83,11 @@ class Scheduler:
         if self.policy.migration:
             replan_running(state, self.policy, self._place_counted(counters))
         decisions = tuple(state.decisions)
-        admits = [d for d in decisions if d.kind == "admit"]
+        kinds = Counter(d.kind for d in decisions)
         stats = RoundStats(
-            pending=len(pending), running=running_before, admitted=len(admits),
-            admitted_devices=sum(len(d.devices) for d in admits if isinstance(d, Admit)),
-            preempted=sum(1 for d in decisions if d.kind == "preempt"),
-            migrated=sum(1 for d in decisions if d.kind == "migrate"),
-            waiting=sum(1 for d in decisions if d.kind == "wait"),
+            pending=len(pending), running=running_before, admitted=kinds["admit"],
+            admitted_devices=sum(len(d.devices) for d in decisions if isinstance(d, Admit)),
+            preempted=kinds["preempt"], migrated=kinds["migrate"], waiting=kinds["wait"],
             placer_calls=counters.placer_calls, backfilled=counters.backfilled)
         return RoundResult(decisions=decisions, stats=stats)
 
@@ -160,9 +162,10 @@ class Scheduler:
         """Fast path for a full cluster: no pool the job fits has room, no victim could make room,
         and the reservation is taken; record the ``Wait`` without pricing every option.
 
-        Every step is answered per pool set (or per queue and gang size) and kept until the
-        next start or stop, so a long run of waiting jobs costs a few dictionary look-ups each,
-        and jobs waiting for the same reason share one ``WaitReason``."""
+        The checks are answered per pool set (largest free pool, victims) or per queue and gang
+        size (quota), and kept until the next start or stop, so a long run of waiting jobs costs a
+        few dictionary look-ups each; jobs waiting for the same reason share one ``WaitReason``
+        (whose sentence is formatted only when read)."""
         policy = self.policy
         reservation = state.reservation
         if policy.backfill and reservation is None:

@@ -18,7 +18,8 @@ EIGHT = pool("eight", "FAST", devices_per_node=8)
 OTHER = pool("other", "SLOW", devices_per_node=8)
 
 
-def reference_place(gang: Job, pool_name: str, devices_per_node: int, tp: int, topo: Topology) -> tuple[int, ...] | None:
+def reference_place(gang: Job, pool_name: str, devices_per_node: int, tp: int,
+                    topo: Topology) -> tuple[int, ...] | None:
     """The packing rules, one node at a time: a gang smaller than a node goes to the first of the
     nodes whose usable free devices fit it most tightly; a larger one takes the nodes with the
     most usable free devices first (tree order on ties), the first free devices of each, until
