@@ -17,6 +17,7 @@ from controlplane.wire import AttemptView
 
 app = typer.Typer(help="List, describe and cancel training jobs and inference services.", no_args_is_help=True)
 console = Console(soft_wrap=True, highlight=False)
+EVENTS_IN_DESCRIBE = 12
 
 
 class WorkloadKind(StrEnum):
@@ -94,8 +95,11 @@ def describe(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job na
                  title=f"placement of attempt {latest.number} ({latest.placement.get('layout') or '-'})",
                  columns=[("NODE", "node"), ("RANKS", "ranks"), ("GROUPS", "groups")])
     if events:
-        emit([{"age": age(e.time), "type": e.type, "message": e.message} for e in events], OutputFormat.table,
-             title="events", columns=[("AGE", "age"), ("TYPE", "type"), ("MESSAGE", "message")])
+        shown = events[-EVENTS_IN_DESCRIBE:]
+        title = "events" if len(shown) == len(events) else (
+            f"last {len(shown)} of {len(events)} events (all: suanli events --job {view.metadata.uid})")
+        emit([{"age": age(e.time), "type": e.type, "message": e.message} for e in shown], OutputFormat.table,
+             title=title, columns=[("AGE", "age"), ("TYPE", "type"), ("MESSAGE", "message")])
 
 
 def describe_progress(attempt: AttemptView, total_steps: object) -> None:
