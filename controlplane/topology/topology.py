@@ -294,8 +294,10 @@ class Topology:
 
     def _count(self, ids: npt.NDArray[np.intp], delta: int) -> None:
         """Add ``delta`` to the free count of every ancestor of every device, and to its pool."""
-        np.add.at(self.state.free, self.tree.device_ancestors[ids].ravel(), delta)
-        np.add.at(self.state.pool_free, self.tree.device_pool[ids], delta)
+        # intp indices and a delta of the counters' own dtype keep np.add.at on its fast path.
+        free, pool_free = self.state.free, self.state.pool_free
+        np.add.at(free, self.tree.device_ancestors[ids].ravel().astype(np.intp), free.dtype.type(delta))
+        np.add.at(pool_free, self.tree.device_pool[ids].astype(np.intp), pool_free.dtype.type(delta))
 
     def _on_available_node(self, ids: npt.NDArray[np.intp]) -> npt.NDArray[np.bool_]:
         return self.state.node_available[self.tree.device_ancestors[ids, Level.NODE] - self._node_base]
