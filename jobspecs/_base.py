@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Annotated, Any, Final, NamedTuple, NoReturn
+from typing import Annotated, Any, Final, NamedTuple, NoReturn, Self
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -87,6 +87,25 @@ class SpecModel(BaseModel):
 
 
 # --------------------------------------------------------------------------- numbers
+
+
+def _max_is_optional(schema: dict[str, Any]) -> None:
+    schema.pop("required", None)
+
+
+class BoundedRange(SpecModel, json_schema_extra=_max_is_optional):
+    """A ``{min, max}`` count (nodes, replicas): ``max`` may be left out and must not be below ``min``.
+    Subclasses declare the two fields and how a plain integer is read."""
+
+    min: int
+    max: int
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.max < self.min:
+            raise_violations([Violation(("max",), f"max ({self.max}) is below min ({self.min})",
+                                        f"set max to at least {self.min}")])
+        return self
 
 
 def reject_bool(value: Any) -> Any:

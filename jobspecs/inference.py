@@ -18,6 +18,7 @@ from pydantic import BeforeValidator, Field, model_validator
 
 from jobspecs._base import (
     TIMES,
+    BoundedRange,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
@@ -35,11 +36,7 @@ from jobspecs.model import ServingModelSpec
 AutoscalingMetric = Literal["concurrency", "tokens_per_second", "gpu_utilization"]
 
 
-def _max_is_optional(schema: dict[str, Any]) -> None:
-    schema.pop("required", None)
-
-
-class ReplicaRange(SpecModel, json_schema_extra=_max_is_optional):
+class ReplicaRange(BoundedRange):
     """Bounds of the replica count; a plain integer N means exactly N replicas."""
 
     min: NonNegativeInt = 1
@@ -62,20 +59,6 @@ class ReplicaRange(SpecModel, json_schema_extra=_max_is_optional):
                 "write replicas: 2 or replicas: {min: 1, max: 4}",
             )
         return data
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReplicaRange:
-        if self.max < self.min:
-            raise_violations(
-                [
-                    Violation(
-                        ("max",),
-                        f"max ({self.max}) is below min ({self.min})",
-                        f"set max to at least {self.min}",
-                    )
-                ]
-            )
-        return self
 
 
 class ReplicaParallelism(SpecModel):

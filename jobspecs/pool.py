@@ -18,6 +18,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BeforeValidator, Field, model_validator
 
 from jobspecs._base import (
+    BoundedRange,
     Labels,
     Name,
     NonNegativeFloat,
@@ -54,11 +55,7 @@ CapacityType = Literal["spot", "on-demand", "reserved"]
 PRICE_REQUIRED_PROVIDERS: Final = ("on-prem",)
 
 
-def _max_is_optional(schema: dict[str, Any]) -> None:
-    schema.pop("required", None)
-
-
-class NodeRange(SpecModel, json_schema_extra=_max_is_optional):
+class NodeRange(BoundedRange):
     """Bounds of the node count; a plain integer N means exactly N nodes."""
 
     min: NonNegativeInt = 0
@@ -79,20 +76,6 @@ class NodeRange(SpecModel, json_schema_extra=_max_is_optional):
                 "write nodes: 4 or nodes: {min: 0, max: 4}",
             )
         return data
-
-    @model_validator(mode="after")
-    def _ordered(self) -> NodeRange:
-        if self.max < self.min:
-            raise_violations(
-                [
-                    Violation(
-                        ("max",),
-                        f"max ({self.max}) is below min ({self.min})",
-                        f"set max to at least {self.min}",
-                    )
-                ]
-            )
-        return self
 
 
 class PoolPrice(SpecModel):
