@@ -40,9 +40,11 @@ STOP_GRACE_S = 30.0
 class Applier:
     """Records and applies intents for one controller (under one lease token)."""
 
-    def __init__(self, session_factory: sessionmaker[Session], runtime: Runtime) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], runtime: Runtime, *,
+                 storage_options: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._sessions = session_factory
         self._runtime = runtime
+        self._storage_options = {k: dict(v) for k, v in (storage_options or {}).items()}
 
     # -- decisions --------------------------------------------------------------------------
     def apply_round(self, world: World, result: RoundResult, *, lease_token: int) -> None:
@@ -79,7 +81,7 @@ class Applier:
                                     "devices": len(admit.devices), "nodes": sorted({r["node"] for r in
                                                                                      placement["ranks"]})})
             spec = launch_spec(attempt_id=attempt.id, request_id=attempt.request_id, job_id=job.id,
-                               job_spec=current.spec, placement=placement)
+                               job_spec=current.spec, placement=placement, storage_options=self._storage_options)
             IntentRepository(session).record(kind="launch", request_id=attempt.request_id,
                                              payload=spec_to_dict(spec), lease_token=lease_token,
                                              job_id=job.id, attempt_id=attempt.id)

@@ -9,7 +9,7 @@ restarted controller rebuilds exactly the same spec for a pending launch intent.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from controlplane.checkpoints.environment import checkpoint_environment
@@ -60,8 +60,13 @@ def checkpoint_peers(placement: dict[str, Any], nodes: Sequence[NodeObservation]
 
 
 def launch_spec(*, attempt_id: str, request_id: str, job_id: str, job_spec: dict[str, Any],
-                placement: dict[str, Any]) -> LaunchSpec:
-    """The runtime launch of a stored attempt (deterministic in its inputs)."""
+                placement: dict[str, Any],
+                storage_options: Mapping[str, Mapping[str, Any]] | None = None) -> LaunchSpec:
+    """The runtime launch of a stored attempt (deterministic in its inputs).
+
+    ``storage_options`` are the control plane's fsspec options per URL scheme (e.g. the S3
+    endpoint and credentials of the object-store tier); only the schemes the job's tiers use are
+    passed on to its ranks."""
     entrypoint_spec = job_spec.get("entrypoint", {})
     entrypoint: str | tuple[str, ...]
     if entrypoint_spec.get("function"):
@@ -83,8 +88,11 @@ def launch_spec(*, attempt_id: str, request_id: str, job_id: str, job_spec: dict
     if policy.get("everySteps"):
         env.setdefault("SUANLI_CHECKPOINT_EVERY_STEPS", str(policy["everySteps"]))
     if tiers:
+        schemes = {tier.partition("://")[0].lower() for tier in tiers}
+        options = {scheme: dict(value) for scheme, value in (storage_options or {}).items() if scheme in schemes}
         env.update(checkpoint_environment(tiers, keep_last=policy.get("keepLast"),
-                                          peers=placement.get("checkpointPeers") or None))
+                                          peers=placement.get("checkpointPeers") or None,
+                                          storage_options=options or None))
     return LaunchSpec(
         attempt_id=attempt_id, request_id=request_id, job_id=job_id, entrypoint=entrypoint, ranks=tuple(ranks),
         env=env, working_dir=entrypoint_spec.get("workingDir"),

@@ -4,9 +4,12 @@ One tick, only while this process holds the ``controller`` lease:
 
 1. **sync** — ``runtime.observe()``; write nodes, progress and attempt ends to the store.
 2. **recover** — apply intents a previous leader recorded but did not finish.
-3. **plan** — build an immutable ``ClusterSnapshot`` (``world.build_world``) and call the pure
+3. **respond** — notices of coming node loss (spot preemption warnings): cordon, checkpoint and
+   stop the hit attempt in the window, re-plan (``notices.NoticeResponder``); jobs waiting after a
+   re-plan, or over their preemption limit, carry that into the plan (``world.JobOverride``).
+4. **plan** — build an immutable ``ClusterSnapshot`` (``world.build_world``) and call the pure
    scheduler.
-4. **apply** — record each decision as an intent and carry it out through the runtime
+5. **apply** — record each decision as an intent and carry it out through the runtime
    (``actions.Applier``); cancelled jobs get their attempts stopped.
 
 A second controller started against the same database waits: its ticks do nothing until the
@@ -21,17 +24,20 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog.accelerators import get_accelerator
 from controlplane.catalog.prices import PriceCatalog
 from controlplane.controller.actions import Applier
+from controlplane.controller.notices import NoticeResponder
 from controlplane.controller.sync import sync
 from controlplane.controller.world import build_world
 from controlplane.domain.statuses import ACTIVE_ATTEMPT_STATUSES, JobStatus
+from controlplane.resilience.spot_response import ResponseSettings
 from controlplane.runtime.protocol import Runtime
 from controlplane.runtime.types import Cursor
 from controlplane.scheduling import ModeledRates, Scheduler
@@ -63,6 +69,7 @@ class TickReport:
     waiting: int = 0
     stopped: int = 0
     ended: int = 0
+    noticed: int = 0
 
 
 class Controller:
@@ -72,7 +79,9 @@ class Controller:
     def __init__(self, session_factory: sessionmaker[Session], runtime: Runtime, *,
                  scheduler: Scheduler | None = None, estimator: Estimator | None = None,
                  prices: PriceCatalog | None = None, holder: str | None = None, lease_ttl_s: float = 15.0,
-                 wall_clock: Callable[[], float] | None = None) -> None:
+                 wall_clock: Callable[[], float] | None = None,
+                 storage_options: Mapping[str, Mapping[str, Any]] | None = None,
+                 shared_filesystem: bool = False, response_settings: ResponseSettings | None = None) -> None:
         self._sessions = session_factory
         self._runtime = runtime
         self._scheduler = scheduler or Scheduler("suanli")
@@ -80,7 +89,9 @@ class Controller:
         self._prices = prices or PriceCatalog.load_default()
         self.holder = holder or default_holder()
         self._lease_ttl_s = lease_ttl_s
-        self._applier = Applier(session_factory, runtime)
+        self._applier = Applier(session_factory, runtime, storage_options=storage_options)
+        self._responder = NoticeResponder(session_factory, shared_filesystem=shared_filesystem,
+                                          settings=response_settings)
         self._cursor: Cursor | None = None
         self._lease: LeaseRecord | None = None
         self._wall_clock = wall_clock
@@ -109,10 +120,19 @@ class Controller:
             active = {a.job_id: a for a in AttemptRepository(session).list_by_status(ACTIVE_ATTEMPT_STATUSES)}
             pools = PoolRepository(session).list()
             queues = QueueRepository(session).list()
+        responder = self._responder
+        responder.refresh_history(now=observation.time, clock_offset=offset)
+        overrides = responder.overrides({job.id: job for job in jobs}, now=observation.time, clock_offset=offset)
         world = build_world(now=observation.time + offset, jobs=jobs, active_attempts=active, pools=pools,
                             queues=queues, nodes=observation.nodes, estimator=self._estimator,
-                            prices=self._prices)
+                            prices=self._prices, overrides=overrides,
+                            pool_preemption_rates=responder.pool_preemption_rates(observation.nodes))
         report = TickReport(leader=True, ended=len(ended))
+        if observation.notices:
+            outcome = responder.respond(observation.notices, world, now=observation.time, clock_offset=offset,
+                                        lease_token=token)
+            report.noticed = len(outcome.cordoned)
+            self._applier.apply_pending()  # cordon and stop before anything else is placed
         if world.snapshot is None:
             with session_scope(self._sessions) as session:
                 for job_id, why in world.unschedulable.items():

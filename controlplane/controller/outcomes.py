@@ -48,7 +48,7 @@ def attempt_outcome(*, state: str, reason: str | None, log_tail: Sequence[str], 
             return AttemptOutcome(AttemptStatus.STOPPED, JobStatus.CANCELLED, f"attempt {number} stopped; cancelled",
                                   reason or "stopped")
         return AttemptOutcome(AttemptStatus.STOPPED, JobStatus.PENDING,
-                              f"attempt {number} stopped to make room ({reason or 'preempted'}); back in the queue",
+                              f"attempt {number} stopped ({reason or 'to make room'}); back in the queue",
                               reason or "stopped by the scheduler")
     if state == ORPHANED:
         what = reason or "the runtime lost track of the attempt"

@@ -34,6 +34,7 @@ from controlplane.services.checkpoints import record_commit
 from controlplane.store.records import AttemptRecord, JobRecord, NodeState
 from controlplane.store.repositories import (
     AttemptRepository,
+    EventRepository,
     IntentRepository,
     JobRepository,
     NodeRepository,
@@ -77,7 +78,19 @@ def sync_progress(session: Session, reports: Iterable[StepReport], *, clock_offs
             attempt = repo.get(attempt_id)
         except NotFoundError:  # reports of an attempt the store never recorded are dropped
             continue
-        repo.record_progress(attempt_id, _progress(attempt.progress, batch, clock_offset))
+        progress = _progress(attempt.progress, batch, clock_offset)
+        repo.record_progress(attempt_id, progress)
+        if not attempt.progress and attempt.number > 1 and int(progress["firstStep"]) > 1:
+            _record_resume(session, attempt, int(progress["firstStep"]))
+
+
+def _record_resume(session: Session, attempt: AttemptRecord, first_step: int) -> None:
+    """A later attempt's first report past step 1: it resumed from a checkpoint."""
+    job = JobRepository(session).get(attempt.job_id)
+    EventRepository(session).append(
+        type="attempt.resumed", entity="attempt", entity_id=attempt.id, job_id=job.id, team=job.team,
+        message=f"attempt {attempt.number} resumed training at step {first_step} (restored step {first_step - 1})",
+        data={"attempt": attempt.number, "fromStep": first_step - 1, "firstStep": first_step})
 
 
 def _progress(previous: dict[str, Any], batch: Sequence[StepReport], clock_offset: float) -> dict[str, Any]:
@@ -115,7 +128,11 @@ def sync_attempts(session: Session, observation: Observation) -> list[str]:
                             "went away)", log_tail=())
             continue
         if seen.terminal:
-            _end(session, job, attempt, state=seen.state, reason=seen.reason, log_tail=_log_tail(seen))
+            reason = seen.reason
+            stop = intents.find(f"{attempt.request_id}:stop") if seen.state == "stopped" else None
+            if stop is not None and stop.payload.get("reason"):
+                reason = str(stop.payload["reason"])  # why the control plane asked, not how it ended
+            _end(session, job, attempt, state=seen.state, reason=reason, log_tail=_log_tail(seen))
             ended.append(attempt.id)
         elif seen.state == "running" and attempt.status in (AttemptStatus.PENDING, AttemptStatus.LAUNCHING):
             nodes = sorted({rank.node for rank in seen.ranks})

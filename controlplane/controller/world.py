@@ -34,6 +34,17 @@ SCHEDULED_STATUSES = frozenset({JobStatus.PENDING, JobStatus.SCHEDULED, JobStatu
 
 
 @dataclass(frozen=True)
+class JobOverride:
+    """What the controller's resilience policy adds to a pending job's constraints this tick."""
+
+    allowed_pools: tuple[str, ...] | None = None
+    """The pool a re-plan after a preemption chose (the scheduler places the job there only)."""
+    avoid_spot: bool = False
+    """The job's preemption rate tripped its limit: on-demand or reserved capacity only."""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class World:
     """One tick's snapshot and the records behind its ids."""
 
@@ -66,8 +77,12 @@ def queue_document(queue: QueueRecord) -> jobspecs.Queue:
 
 def build_world(*, now: float, jobs: Sequence[JobRecord], active_attempts: Mapping[str, AttemptRecord],
                 pools: Sequence[PoolRecord], queues: Sequence[QueueRecord], nodes: Sequence[NodeObservation],
-                estimator: Estimator, prices: PriceCatalog) -> World:
-    """The snapshot of one tick; ``active_attempts`` maps job uid -> its active attempt."""
+                estimator: Estimator, prices: PriceCatalog, overrides: Mapping[str, JobOverride] | None = None,
+                pool_preemption_rates: Mapping[str, float] | None = None) -> World:
+    """The snapshot of one tick; ``active_attempts`` maps job uid -> its active attempt.
+
+    ``overrides`` narrow pending jobs (by uid) after preemptions; ``pool_preemption_rates`` are
+    the observed preemptions per node-hour of spot pools (by name)."""
     registered = {pool.name: pool for pool in pools}
     live = [node for node in nodes if node.alive and node.pool in registered]
     jobs_by_id = {job.id: job for job in jobs}
@@ -83,7 +98,10 @@ def build_world(*, now: float, jobs: Sequence[JobRecord], active_attempts: Mappi
         if node.cordoned:
             topology.mark_node_unavailable(node.name)
     schedulable = {node.pool for node in live}
-    scheduler_pools = tuple(pool_from_spec(pool_specs[name], prices=prices) for name in sorted(schedulable))
+    rates = pool_preemption_rates or {}
+    scheduler_pools = tuple(pool_from_spec(pool_specs[name], prices=prices,
+                                           preemption_rate_per_hour=rates.get(name, 0.0))
+                            for name in sorted(schedulable))
     scheduler_jobs: list[ScheduledJob] = []
     scheduler_attempts: list[ScheduledAttempt] = []
     unschedulable: dict[str, str] = {}
@@ -108,6 +126,8 @@ def build_world(*, now: float, jobs: Sequence[JobRecord], active_attempts: Mappi
                 spot=attempt.placement.get("capacityType") == "spot"))
         elif job.status is not JobStatus.PENDING:
             continue  # admitted, attempt being set up: not the scheduler's to touch
+        else:
+            scheduled = _with_override(scheduled, (overrides or {}).get(job.id), schedulable)
         scheduler_jobs.append(scheduled)
     known = {job.job_id for job in scheduler_jobs}
     scheduler_attempts = [a for a in scheduler_attempts if a.job_id in known]
@@ -122,6 +142,15 @@ def _scheduled_job(job: JobRecord, attempt: AttemptRecord | None) -> ScheduledJo
     scheduled = job_from_spec(training_job_document(job), submitted_at=job.created_at.timestamp(),
                               done_steps=float(progress.get("step", 0) or 0))
     return dataclasses.replace(scheduled, job_id=job.id)
+
+
+def _with_override(job: ScheduledJob, override: JobOverride | None, schedulable: set[str]) -> ScheduledJob:
+    if override is None:
+        return job
+    pools = override.allowed_pools
+    if pools is not None and not any(pool in schedulable for pool in pools):
+        pools = None  # the chosen pool went away since: the scheduler chooses freely
+    return dataclasses.replace(job, allowed_pools=pools, spot_allowed=job.spot_allowed and not override.avoid_spot)
 
 
 def _allocate(topology: Topology, attempt: AttemptRecord, owner: str) -> tuple[int, ...] | None:

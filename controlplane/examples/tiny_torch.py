@@ -12,7 +12,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from controlplane.examples.tiny_train import TinyConfig, checkpoint_due, counting_batch, local_batch_size
+from controlplane.examples.tiny_train import (
+    TinyConfig,
+    checkpoint_due,
+    counting_batch,
+    fail_if_asked,
+    local_batch_size,
+)
 from controlplane.runtime import worker as suanli
 
 
@@ -41,6 +47,9 @@ class TinyGPT(nn.Module):
         return logits
 
 
+LOSS_PRINT_EVERY = 10
+
+
 def parameter_checksum(model: nn.Module) -> float:
     with torch.no_grad():
         return float(sum(parameter.double().sum().item() for parameter in model.parameters()))
@@ -64,12 +73,18 @@ def train_torch(config: TinyConfig) -> float:
             start_step, state = restored
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
+            print(f"rank {ctx.rank}: resumed from the checkpoint of step {start_step}", flush=True)
         generator = np.random.default_rng(config.seed * 1_000_003 + ctx.rank)  # each rank its own data shard
         batch = local_batch_size(config, ctx.world_size)
+        saved = done = start_step
         for step in range(start_step, config.total_steps):
             if _stop_agreed(distributed):
                 print(f"rank {ctx.rank}: stopping at step {step}", flush=True)
+                if config.checkpoint_every_steps > 0 and saved != done:  # a graceful stop keeps every step
+                    print(f"rank {ctx.rank}: final checkpoint at step {done}", flush=True)
+                    suanli.save_checkpoint(done, {"model": model.state_dict(), "optimizer": optimizer.state_dict()})
                 break
+            fail_if_asked(config, ctx.rank, step, resumed=restored is not None)
             tokens = torch.from_numpy(counting_batch(generator, batch, config.sequence, config.vocab))
             logits = trained(tokens[:, :-1])
             loss = nn.functional.cross_entropy(logits.reshape(-1, config.vocab), tokens[:, 1:].reshape(-1))
@@ -78,8 +93,11 @@ def train_torch(config: TinyConfig) -> float:
             optimizer.step()
             done = step + 1
             suanli.report(step=done, loss=float(loss.item()), tokens=config.tokens_per_step)
+            if done % LOSS_PRINT_EVERY == 0 and ctx.is_chief:
+                print(f"step {done} loss {loss.item():.4f}", flush=True)
             if checkpoint_due(config, done):
                 suanli.save_checkpoint(done, {"model": model.state_dict(), "optimizer": optimizer.state_dict()})
+                saved = done
             if config.step_delay_s:
                 time.sleep(config.step_delay_s)
         checksum = parameter_checksum(model)

@@ -22,6 +22,10 @@ persist in the background); ``main`` waits for the last persist before returning
 Knobs (environment): ``SUANLI_TOTAL_STEPS`` (50), ``TINY_LAYERS`` (2), ``TINY_HIDDEN`` (64),
 ``TINY_HEADS`` (4), ``TINY_FFN`` (256), ``TINY_VOCAB`` (8192), ``TINY_SEQ`` (32),
 ``TINY_GLOBAL_BATCH`` (8), ``TINY_LR`` (0.003), ``TINY_SEED`` (0), ``TINY_STEP_DELAY_S`` (0).
+Fault injection: ``TINY_FAIL_AT_STEP`` (0: never) crashes rank ``TINY_FAIL_RANK`` (0) after that
+many steps, in a run that did not resume from a checkpoint (the retry goes on).
+A graceful stop (``should_stop()``) saves a final checkpoint of the last step trained first, so
+a stop ahead of a spot preemption loses no step.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class TinyConfig:
     seed: int = 0
     step_delay_s: float = 0.0
     checkpoint_every_steps: int = 0
+    fail_at_step: int = 0
+    fail_rank: int = 0
 
     @classmethod
     def from_environment(cls) -> TinyConfig:
@@ -66,6 +72,8 @@ class TinyConfig:
             seed=int(env.get("TINY_SEED", defaults.seed)),
             step_delay_s=float(env.get("TINY_STEP_DELAY_S", defaults.step_delay_s)),
             checkpoint_every_steps=int(env.get("SUANLI_CHECKPOINT_EVERY_STEPS", defaults.checkpoint_every_steps)),
+            fail_at_step=int(env.get("TINY_FAIL_AT_STEP", defaults.fail_at_step)),
+            fail_rank=int(env.get("TINY_FAIL_RANK", defaults.fail_rank)),
         )
 
     @property
@@ -81,6 +89,17 @@ def counting_batch(generator: np.random.Generator, batch: int, sequence: int, vo
 
 def local_batch_size(config: TinyConfig, world_size: int) -> int:
     return max(1, config.global_batch // max(1, world_size))
+
+
+class InjectedRankFailure(RuntimeError):
+    """The failure ``TINY_FAIL_AT_STEP`` asks for (fault injection for demos and tests)."""
+
+
+def fail_if_asked(config: TinyConfig, rank: int, step: int, *, resumed: bool) -> None:
+    """Crash rank ``fail_rank`` before step ``fail_at_step`` + 1 of a run that started from scratch
+    (so the retried attempt, which resumes from a checkpoint, goes on)."""
+    if config.fail_at_step and not resumed and rank == config.fail_rank and step == config.fail_at_step:
+        raise InjectedRankFailure(f"rank {rank}: injected failure at step {step} (TINY_FAIL_AT_STEP)")
 
 
 def checkpoint_due(config: TinyConfig, step: int) -> bool:
@@ -119,10 +138,14 @@ def train_numpy(config: TinyConfig) -> float:
         weights = np.asarray(state["weights"], dtype=float)
         print(f"rank {ctx.rank}: resumed from step {start_step}", flush=True)
     batch = local_batch_size(config, ctx.world_size)
+    saved = start_step
     for step in range(start_step, config.total_steps):
         if suanli.should_stop():
             print(f"rank {ctx.rank}: stopping at step {step}", flush=True)
+            if config.checkpoint_every_steps > 0 and saved != step:
+                ctx.checkpoint({"weights": weights}, step)
             break
+        fail_if_asked(config, ctx.rank, step, resumed=restored is not None)
         tokens = counting_batch(generator, batch, config.sequence, vocab)
         inputs, targets = tokens[:, :-1].reshape(-1), tokens[:, 1:].reshape(-1)
         logits = weights[inputs]
@@ -139,6 +162,7 @@ def train_numpy(config: TinyConfig) -> float:
         suanli.report(step=done, loss=loss, tokens=config.tokens_per_step)
         if checkpoint_due(config, done):
             ctx.checkpoint({"weights": weights}, done)  # blocks only for the snapshot copy
+            saved = done
         if config.step_delay_s:
             time.sleep(config.step_delay_s)
     checksum = float(np.square(weights).sum())

@@ -92,7 +92,7 @@ def profile_key(job: Job) -> ProfileKey:
     """
     return (job.allowed_types, job.min_memory_gib, id(job.layout) if job.layout is not None else None,
             id(job.model) if job.model is not None else None, job.spot_allowed, job.max_preemptions_per_hour,
-            job.devices, _workload(job))
+            job.devices, job.allowed_pools, _workload(job))
 
 
 def _workload(job: Job) -> object:
@@ -137,7 +137,7 @@ class FitFinder:
     def _find(self, job: Job) -> Profile:
         tp = job.layout.tp if job.layout is not None else None
         checks = self._checks.get((job.allowed_types, job.min_memory_gib, tp, job.spot_allowed,
-                                   job.max_preemptions_per_hour, job.devices))
+                                   job.max_preemptions_per_hour, job.devices, job.allowed_pools))
         if checks is None:
             checks = self._pool_checks(job)
         rate_key = (id(job.layout) if job.layout is not None else None,
@@ -179,7 +179,7 @@ class FitFinder:
         type_problems = self._type_problems.get(type_key)
         if type_problems is None:
             type_problems = self._type_problems[type_key] = tuple(_type_problem(job, pool) for pool in self._pools)
-        pool_key = (job.spot_allowed, job.max_preemptions_per_hour, job.devices)
+        pool_key = (job.spot_allowed, job.max_preemptions_per_hour, job.devices, job.allowed_pools)
         pool_problems = self._pool_problems.get(pool_key)
         if pool_problems is None:
             pool_problems = self._pool_problems[pool_key] = tuple(_pool_problem(job, pool, self._capacities)
@@ -251,6 +251,8 @@ def job_options(job: Job, pools: Sequence[Pool], capacities: Mapping[str, int], 
 
 
 def _pool_problem(job: Job, pool: Pool, capacities: Mapping[str, int]) -> str | None:
+    if job.allowed_pools is not None and pool.name not in job.allowed_pools:
+        return f"{pool.name}: not among the pools chosen for the job now ({', '.join(job.allowed_pools)})"
     if pool.spot and not job.spot_allowed:
         return f"{pool.name}: spot pool, and the job does not allow spot"
     if (pool.spot and job.max_preemptions_per_hour is not None

@@ -53,6 +53,8 @@ class Job:
     allowed_types: tuple[str, ...] | None = None
     """Accelerator types the job accepts (compared case-insensitively); None accepts any."""
     min_memory_gib: float | None = None
+    allowed_pools: tuple[str, ...] | None = None
+    """Pools the job may be placed in now (the controller narrows this after a re-plan); None: any."""
     layout: Layout | None = None
     model: ModelShape | None = None
     workload_type: str | None = None

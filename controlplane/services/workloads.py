@@ -18,6 +18,7 @@ from controlplane.domain.errors import ConflictError, InvalidInputError, NotFoun
 from controlplane.domain.statuses import JobStatus
 from controlplane.services.context import ServiceContext
 from controlplane.services.documents import check_identity, parse_resource, stored_spec
+from controlplane.services.timeline import TIMELINE_EVENT_TYPES, disruptions
 from controlplane.services.views import job_view
 from controlplane.store.engine import session_scope
 from controlplane.store.priorities import priority_for_class
@@ -34,6 +35,7 @@ DEFAULT_QUEUE = "default"
 CANCELLABLE_NOW = {JobStatus.PENDING}
 CANCEL_VIA_STOP = {JobStatus.SCHEDULED, JobStatus.RUNNING}
 ALREADY_CANCELLING = {JobStatus.CANCELLING, JobStatus.CANCELLED}
+TIMELINE_LIMIT = 1000
 
 
 class WorkloadService:
@@ -181,7 +183,15 @@ class WorkloadService:
 
     def _view(self, session: Any, job: JobRecord) -> JobView:
         attempts = AttemptRepository(session).list_for_job(job.id)
-        return job_view(job, attempts, PoolRepository(session).names_by_id())
+        names = PoolRepository(session).names_by_id()
+        view = job_view(job, attempts, names)
+        if len(attempts) > 1 or any(a.status.value in ("PREEMPTED", "FAILED", "STOPPED") for a in attempts):
+            events = EventRepository(session)
+            timeline_events = sorted((event for kind in TIMELINE_EVENT_TYPES
+                                      for event in events.list(job_id=job.id, type_prefix=kind, limit=TIMELINE_LIMIT)),
+                                     key=lambda event: event.seq)
+            view.status.disruptions = disruptions(attempts, timeline_events, names)
+        return view
 
 
 def _already_exists(existing: JobRecord) -> ConflictError:

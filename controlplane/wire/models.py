@@ -54,6 +54,37 @@ class CostView(WireModel):
     by_pool: dict[str, float] = {}
 
 
+class TimelineEntry(WireModel):
+    at: datetime
+    offset_s: float
+    """Seconds after the disruption began (the notice, or the attempt's end without one)."""
+    what: str
+
+
+class DisruptionView(WireModel):
+    """One time an attempt ended before the job did, and how the job came back."""
+
+    attempt: int
+    cause: str
+    """``preemption-notice``, ``node-lost``, ``failure`` or ``stopped``."""
+    pool: str | None = None
+    nodes: list[str] = []
+    began_at: datetime
+    notice_deadline: datetime | None = None
+    last_step: int | None = None
+    """The last step the attempt trained."""
+    checkpoint_step: int | None = None
+    """The newest checkpoint committed on a tier that outlives the attempt when it ended."""
+    next_attempt: int | None = None
+    next_pool: str | None = None
+    resumed_from_step: int | None = None
+    resumed_after_s: float | None = None
+    steps_lost: int | None = None
+    plan: str | None = None
+    """The re-plan the control plane chose (after a notice)."""
+    timeline: list[TimelineEntry] = []
+
+
 class JobStatusView(WireModel):
     phase: str
     message: str | None = None
@@ -64,6 +95,7 @@ class JobStatusView(WireModel):
     attempts: list[AttemptView] = []
     finished_at: datetime | None = None
     cost: CostView = CostView()
+    disruptions: list[DisruptionView] = []
 
 
 class JobView(WireModel):

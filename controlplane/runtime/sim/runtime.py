@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
+from controlplane.checkpoints.manifest import checkpoint_id
 from controlplane.domain.errors import NotFoundError
 from controlplane.runtime.cluster_definition import ClusterDefinition, VirtualNode
 from controlplane.runtime.events import EventLog
@@ -335,6 +336,8 @@ class SimRuntime:
             self._fail(attempt, failure.rank, failure.message, failure.exit_code, self._now)
         elif attempt.stop_requested_at is not None:
             forced = self._stop_boundary(attempt) > self._now + _EPSILON
+            if not forced and attempt.workload.checkpoint_on_stop and attempt.steps_done > attempt.workload.start_step:
+                self._commit(attempt, attempt.steps_done, self._now)
             self._finish(attempt, "stopped", "stopped on request" + (" (grace period over)" if forced else ""),
                          self._now, exit_code=None if forced else 0)
         else:
@@ -367,7 +370,8 @@ class SimRuntime:
 
     def _commit(self, attempt: _Attempt, step: int, time: float) -> None:
         base = attempt.spec.checkpoint_uri or f"sim://{attempt.spec.job_id}"
-        self._events.append(CheckpointCommit(attempt.spec.attempt_id, step, f"{base.rstrip('/')}/step-{step:08d}",
+        self._events.append(CheckpointCommit(attempt.spec.attempt_id, step,
+                                             f"{base.rstrip('/')}/{checkpoint_id(step, attempt.spec.attempt_id)}",
                                              attempt.workload.checkpoint_bytes, time))
 
     def _fail(self, attempt: _Attempt, rank: int, message: str, exit_code: int, time: float) -> None:

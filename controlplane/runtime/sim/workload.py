@@ -47,6 +47,9 @@ class SimWorkload:
     honours_stop: bool = True
     """Whether the workload checks ``should_stop()`` at step boundaries; if not, a graceful stop
     ends it only when the grace period is over."""
+    checkpoint_on_stop: bool = False
+    """Whether a graceful stop saves a final checkpoint of the last step (the worker SDK's contract
+    for jobs with a checkpoint policy); it commits at the stop boundary."""
 
     def __post_init__(self) -> None:
         if self.step_seconds <= 0:

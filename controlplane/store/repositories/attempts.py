@@ -125,6 +125,14 @@ class AttemptRepository:
             .order_by(AttemptRow.created_at, AttemptRow.id))
         return [attempt_record(row) for row in rows]
 
+    def ended_since(self, since: datetime, statuses: Iterable[AttemptStatus]) -> builtins.list[AttemptRecord]:
+        """Attempts in any of ``statuses`` that ended at or after ``since``, oldest end first."""
+        values = [AttemptStatus(status).value for status in statuses]
+        rows = self._session.scalars(
+            select(AttemptRow).where(AttemptRow.status.in_(values), AttemptRow.ended_at >= since)
+            .order_by(AttemptRow.ended_at, AttemptRow.id))
+        return [attempt_record(row) for row in rows]
+
     def record_progress(self, attempt_id: str, progress: dict[str, Any]) -> AttemptRecord:
         """Merge the latest step report into the attempt's ``progress`` document."""
         row = self._session.get(AttemptRow, attempt_id)

@@ -47,8 +47,10 @@ class EventRepository:
 
     def list(self, *, job_id: str | None = None, entity: str | None = None,
              entity_id: str | None = None, type_prefix: str | None = None, team: str | None = None,
-             after_seq: int | None = None, limit: int = DEFAULT_EVENT_LIMIT) -> builtins.list[EventRecord]:
-        """Events matching every given filter, oldest first, at most ``limit`` of them."""
+             after_seq: int | None = None, since: datetime | None = None,
+             limit: int = DEFAULT_EVENT_LIMIT) -> builtins.list[EventRecord]:
+        """Events matching every given filter (``since``: created at or after), oldest first, at most
+        ``limit`` of them."""
         query = select(EventRow)
         if job_id is not None:
             query = query.where(EventRow.job_id == job_id)
@@ -62,6 +64,8 @@ class EventRepository:
             query = query.where(EventRow.team == team)
         if after_seq is not None:
             query = query.where(EventRow.seq > after_seq)
+        if since is not None:
+            query = query.where(EventRow.created_at >= since)
         query = query.order_by(EventRow.seq).limit(check_limit(limit))
         return [event_record(row) for row in self._session.scalars(query)]
 

@@ -30,8 +30,11 @@ class Workloads:
 
     step_seconds: float = 1.0
     failures: dict[int, SimFailure] | None = None  # attempt number -> failure
+    model: Callable[[LaunchSpec], SimWorkload] | None = None  # replaces the rules above when set
 
     def __call__(self, spec: LaunchSpec) -> SimWorkload:
+        if self.model is not None:
+            return self.model(spec)
         number = int(spec.request_id.rsplit("-", 1)[-1])
         failure = (self.failures or {}).get(number)
         return SimWorkload(step_seconds=self.step_seconds, total_steps=int(spec.env["SUANLI_TOTAL_STEPS"]),

@@ -73,7 +73,7 @@ def test_a_job_out_of_restarts_fails_with_the_reason(control_plane: ControlPlane
 
 def test_a_lost_node_preempts_the_attempt_and_the_job_waits_then_resumes_when_capacity_returns(
         control_plane: ControlPlane) -> None:
-    uid = control_plane.submit(totalSteps=30)
+    uid = control_plane.submit(totalSteps=30, resources={"accelerators": {"count": 4, "types": ["H100"]}})
     controller = control_plane.controller()
     run_until(controller, control_plane.runtime, lambda: control_plane.job(uid).status.phase == "RUNNING")
     node = control_plane.job(uid).status.attempts[0].placement["ranks"][0]["node"]

@@ -26,7 +26,7 @@ def document(**spec_changes: Any) -> dict[str, Any]:
 def test_the_local_cluster_spans_three_pools_and_several_accelerator_types() -> None:
     definition = load_cluster_definition(DEFAULT_CLUSTER_FILE)
 
-    assert len(definition.nodes) == 4
+    assert len(definition.nodes) == 5
     assert len(definition.pools) >= 3
     assert len({node.accelerator for node in definition.nodes}) >= 2
     assert {node.capacity_type for node in definition.nodes} >= {"spot", "on-demand"}

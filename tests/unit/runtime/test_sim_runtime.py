@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from controlplane.checkpoints.manifest import checkpoint_id
 from controlplane.runtime import LaunchSpec, Observation, RankSpec
 from controlplane.runtime.cluster_definition import DEFAULT_CLUSTER_FILE, load_cluster_definition
 from controlplane.runtime.sim import SimFailure, SimRuntime, SimWorkload
@@ -75,8 +76,9 @@ def test_checkpoints_are_committed_every_n_steps_and_on_request_after_their_cost
     sim.advance(1.0)
 
     commits = sim.observe().checkpoint_commits
-    assert [(c.step, c.time, c.uri) for c in commits] == [(5, 105.0, "s3://ckpt/job/step-00000005"),
-                                                          (6, 109.5, "s3://ckpt/job/step-00000006")]
+    tag = checkpoint_id(0, "a1").rsplit("-", 1)[-1]
+    assert [(c.step, c.time, c.uri) for c in commits] == [(5, 105.0, f"s3://ckpt/job/step-0000000005-{tag}"),
+                                                          (6, 109.5, f"s3://ckpt/job/step-0000000006-{tag}")]
 
 
 def test_a_graceful_stop_ends_at_the_next_step_boundary() -> None:
