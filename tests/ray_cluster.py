@@ -1,6 +1,6 @@
 """One local Ray cluster per test session, shared by ``tests/contract`` and ``tests/integration/ray``.
 
-The cluster is ``deploy/local/cluster.yaml`` (four virtual nodes in three pools) with one
+The cluster is ``deploy/local/cluster.yaml`` (five virtual nodes in three pools) with one
 ``RayRuntime`` connected to it. Both are made on first use and kept in the pytest config's
 stash, so the two conftests that expose ``local_ray`` share one cluster; they are shut down
 when the session ends.

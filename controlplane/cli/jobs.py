@@ -14,6 +14,7 @@ from controlplane.cli.errors import friendly_errors
 from controlplane.cli.output import OutputFormat, emit
 from controlplane.cli.views import age, describe_progress_line, job_row, job_table_columns, placement_rows
 from controlplane.wire import AttemptView
+from controlplane.wire.models import DisruptionView
 
 app = typer.Typer(help="List, describe and cancel training jobs and inference services.", no_args_is_help=True)
 console = Console(soft_wrap=True, highlight=False)
@@ -94,12 +95,52 @@ def describe(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job na
             emit(placement_rows(latest.placement), OutputFormat.table,
                  title=f"placement of attempt {latest.number} ({latest.placement.get('layout') or '-'})",
                  columns=[("NODE", "node"), ("RANKS", "ranks"), ("GROUPS", "groups")])
+    for disruption in view.status.disruptions:
+        print_disruption(disruption)
     if events:
         shown = events[-EVENTS_IN_DESCRIBE:]
         title = "events" if len(shown) == len(events) else (
             f"last {len(shown)} of {len(events)} events (all: suanli events --job {view.metadata.uid})")
         emit([{"age": age(e.time), "type": e.type, "message": e.message} for e in shown], OutputFormat.table,
              title=title, columns=[("AGE", "age"), ("TYPE", "type"), ("MESSAGE", "message")])
+
+
+CAUSES = {"preemption-notice": "spot preemption notice", "node-lost": "node lost without notice",
+          "failure": "rank failure", "stopped": "stopped by the control plane"}
+
+
+def print_disruption(disruption: DisruptionView) -> None:
+    """One disruption: a headline with the steps lost, then its timeline as offsets from its start."""
+    lost = "?" if disruption.steps_lost is None else str(disruption.steps_lost)
+    colour = "green" if disruption.steps_lost == 0 else "yellow"
+    cause = CAUSES.get(disruption.cause, disruption.cause)
+    console.print(f"\n[bold]disruption of attempt {disruption.attempt}[/]: {cause} on {', '.join(disruption.nodes)} "
+                  f"({disruption.pool}) — [{colour}]{lost} steps lost[/]")
+    if disruption.plan:
+        console.print(f"  re-plan:   {disruption.plan}")
+    for entry in disruption.timeline:
+        console.print(f"  t+{entry.offset_s:6.1f}s  {entry.what}")
+
+
+@app.command("timeline")
+@friendly_errors
+def timeline(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job name or uid")],
+             team: TeamOpt = None, output: OutputOpt = None) -> None:
+    """How the job came back from each disruption: notice, checkpoint, new placement, resume, steps lost."""
+    fmt = resolve_output(ctx, output)
+    with cli_context(ctx).client() as client:
+        view = client.get_job(job, team=team, kind="TrainingJob")
+    if fmt is not OutputFormat.table:
+        emit([d.to_json_dict() for d in view.status.disruptions], fmt)
+        return
+    if not view.status.disruptions:
+        console.print(f"{view.metadata.name}: no disruption so far ({len(view.status.attempts)} attempt(s))")
+    for disruption in view.status.disruptions:
+        print_disruption(disruption)
+    cost = view.status.cost
+    if cost.dollars:
+        by_pool = ", ".join(f"{pool} ${dollars:,.4f}" for pool, dollars in cost.by_pool.items())
+        console.print(f"\ncost so far: ${cost.dollars:,.4f} ({by_pool})")
 
 
 def describe_progress(attempt: AttemptView, total_steps: object) -> None:

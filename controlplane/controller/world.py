@@ -94,9 +94,6 @@ def build_world(*, now: float, jobs: Sequence[JobRecord], active_attempts: Mappi
     shapes = [pool_shape_from_spec(pool_specs[name]) for name in sorted({node.pool for node in live})]
     topology = build_topology_from_nodes([NodeLabels(node.name, dict(node.labels)) for node in live],
                                          link_defaults=catalog_link_defaults(), pools=shapes)
-    for node in live:
-        if node.cordoned:
-            topology.mark_node_unavailable(node.name)
     schedulable = {node.pool for node in live}
     rates = pool_preemption_rates or {}
     scheduler_pools = tuple(pool_from_spec(pool_specs[name], prices=prices,
@@ -129,6 +126,9 @@ def build_world(*, now: float, jobs: Sequence[JobRecord], active_attempts: Mappi
         else:
             scheduled = _with_override(scheduled, (overrides or {}).get(job.id), schedulable)
         scheduler_jobs.append(scheduled)
+    for node in live:  # after the running attempts took their devices: a cordon keeps them running
+        if node.cordoned:
+            topology.mark_node_unavailable(node.name)
     known = {job.job_id for job in scheduler_jobs}
     scheduler_attempts = [a for a in scheduler_attempts if a.job_id in known]
     queue_quotas = tuple(queue_from_spec(queue_document(queue)) for queue in queues)

@@ -1,7 +1,7 @@
 """The ``Runtime`` contract (``controlplane.runtime.protocol``), checked on every implementation.
 
 Each test reads as one clause of the contract and runs on the simulated runtime and on a real
-local Ray cluster (four virtual nodes in three pools).
+local Ray cluster (five virtual nodes in three pools).
 """
 
 from __future__ import annotations

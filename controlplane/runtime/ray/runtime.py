@@ -257,6 +257,14 @@ class RayRuntime:
         """Publish a notice through the runtime (the next ``observe`` delivers it)."""
         self._board.post(Notice(node, kind, deadline, source))
 
+    def add_notice_source(self, source: NoticeSource) -> None:
+        """Poll ``source`` on every ``observe`` from now on (e.g. per-node agents started later)."""
+        self._notice_sources.append(source)
+
+    def remove_notice_source(self, source: NoticeSource) -> None:
+        if source in self._notice_sources and source is not self._board:
+            self._notice_sources.remove(source)
+
     def close(self) -> None:
         """Stop every attempt now (adopted ones too), remove the hub, disconnect."""
         with contextlib.suppress(RayActorError, GetTimeoutError):  # without a hub, stop what this runtime knows

@@ -1,5 +1,5 @@
 """The controller on a real Ray cluster: the session's local cluster (``tests/ray_cluster.py``,
-the four virtual nodes of ``deploy/local/cluster.yaml``), a fresh SQLite store per test with
+the five virtual nodes of ``deploy/local/cluster.yaml``), a fresh SQLite store per test with
 the local pools applied, and helpers to submit jobs and read back what happened.
 
 In-process tests drive a ``Controller`` on the session's ``RayRuntime``; the crash tests run
@@ -58,7 +58,8 @@ class Store:
         return self.services.context.session_factory
 
     def submit(self, name: str, *, entrypoint: str = MARKED_TINY_TRAIN, steps: int = 20, devices: int = 4,
-               env: dict[str, str] | None = None, max_restarts: int = 3) -> str:
+               env: dict[str, str] | None = None, max_restarts: int = 3, types: list[str] | None = None,
+               checkpoint_tiers: list[str] | None = None) -> str:
         """Submit the tiny job (by default through the start-marking wrapper), adjusted."""
         document = copy.deepcopy(yaml.safe_load(TINY_JOB.read_text()))
         document["metadata"]["name"] = name
@@ -69,7 +70,9 @@ class Store:
         spec["maxRestarts"] = max_restarts
         spec["resources"]["accelerators"]["count"] = devices
         spec["parallelism"]["data"] = devices
-        spec["checkpoint"]["tiers"] = ["memory://", f"file://{self.workdir / 'checkpoints' / name}"]
+        spec["checkpoint"]["tiers"] = checkpoint_tiers or ["memory://", f"file://{self.workdir / 'checkpoints' / name}"]
+        if types is not None:
+            spec["resources"]["accelerators"]["types"] = types
         job, _ = self.services.jobs.submit(document, kind="TrainingJob")
         assert job.metadata.uid is not None
         return job.metadata.uid

@@ -69,7 +69,8 @@ def test_a_rank_raising_in_user_code_fails_each_attempt_and_the_job_fails_with_t
 
 def test_losing_a_node_ends_the_attempt_and_the_job_is_retried_when_the_node_is_back(
         store: Store, controller: Controller, local_ray: RaySession) -> None:
-    uid = store.submit("long", entrypoint=PROBE, devices=4, env={"PROBE_STEPS": "0", "PROBE_STEP_DELAY_S": "0.1"})
+    uid = store.submit("long", entrypoint=PROBE, devices=4, env={"PROBE_STEPS": "0", "PROBE_STEP_DELAY_S": "0.1"},
+                       types=["H100"])  # so that it waits for its pool rather than moving
     wait_for(lambda: store.phase(uid) == "RUNNING", between=controller.tick, what="the job to run")
     [first] = store.attempts(uid)
     node = first.placement["ranks"][0]["node"]
