@@ -20,7 +20,7 @@ $(PY):
 
 # Stamps re-run the install whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e '.[torch]'
+	$(PY) -m pip install --quiet -e '.[torch,local]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml | $(PY)

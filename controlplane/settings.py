@@ -7,6 +7,7 @@ explicitly; nothing else in the code base reads the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -51,6 +52,17 @@ class Settings(BaseSettings):
                                            "renewing it (a killed controller's successor waits this long)")
     state_dir: Path = Field(default_factory=lambda: data_dir() / "run",
                             description="`suanli up` keeps its state file (up.json) and process logs here")
+    local_object_store: bool = Field(default=True,
+                                     description="`suanli up` also runs a local S3 server (SeaweedFS) for checkpoints "
+                                                 "when it starts the local cluster and `weed` is installed")
+    checkpoint_storage_options: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="fsspec options per URL scheme for checkpoint storage, e.g. "
+                                          '{"s3": {"key": ..., "client_kwargs": {"endpoint_url": ...}}} (JSON in '
+                                          "SUANLI_CHECKPOINT_STORAGE_OPTIONS)")
+    notice_sources: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="cloud metadata endpoints the controller's notice agents poll, by node: "
+                                          '{"aws-h100-0": {"cloud": "aws", "baseUrl": "http://..."}} (JSON in '
+                                          "SUANLI_NOTICE_SOURCES)")
 
 
 def _default_cluster_file() -> Path:

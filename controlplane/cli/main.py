@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from controlplane.cli import catalog, checkpoints, cluster, experts, jobs, resources, server, stack
+from controlplane.cli import catalog, checkpoints, cluster, experts, jobs, local, resources, server, stack
 from controlplane.cli.context import CliContext
 from controlplane.cli.estimate import estimate
 from controlplane.cli.output import OutputFormat
@@ -52,6 +52,7 @@ app.add_typer(stack.controller_app, name="controller")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(experts.app, name="experts")
 app.add_typer(checkpoints.app, name="checkpoints")
+app.add_typer(local.app, name="local")
 
 
 def run() -> None:

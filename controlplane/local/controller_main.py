@@ -4,6 +4,10 @@ The composition root of one controller: it builds ``Settings`` (``SUANLI_*`` var
 the command-line options), the store's session factory (migrating the schema if needed), a
 ``RayRuntime`` attached to the cluster at ``ray_address`` in the control plane's Ray namespace,
 and a ``Controller``; then ticks every ``controller_interval_s`` until SIGTERM or SIGINT.
+``checkpoint_storage_options`` (``SUANLI_CHECKPOINT_STORAGE_OPTIONS``) go to the controller,
+which hands them to the ranks; with ``notice_sources`` (``SUANLI_NOTICE_SOURCES``) the runtime
+also drains one notice agent per listed node, polling that node's cloud metadata endpoint
+(``controlplane.local.notices``; the stack sets both for its local object store and cloud).
 
 Leadership: only the process holding the ``controller`` lease acts; any other one stands by
 and takes over once the lease lapses (``lease_ttl_s`` after its holder stopped renewing it).
@@ -24,10 +28,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controlplane.domain.errors import DomainError, InvalidInputError
 from controlplane.settings import Settings
+
+if TYPE_CHECKING:
+    from controlplane.local.notices import NodeNoticeAgents
 
 log = logging.getLogger("controlplane.controller")
 
@@ -70,20 +77,41 @@ def run_controller(settings: Settings, stop: threading.Event) -> None:
     ensure_schema(settings.database_url)
     engine = create_engine_for(settings.database_url)
     try:
+        notice_agents = _notice_agents(settings)
         handlers = _signal_handlers()
-        runtime = RayRuntime(address=settings.ray_address, namespace=settings.ray_namespace, log_dir=settings.log_dir)
+        runtime = RayRuntime(address=settings.ray_address, namespace=settings.ray_namespace, log_dir=settings.log_dir,
+                             notice_sources=[notice_agents] if notice_agents is not None else [])
         _restore_signal_handlers(handlers)  # ray.init installs a SIGTERM handler that exits at once
         try:
-            controller = Controller(make_session_factory(engine), runtime, lease_ttl_s=settings.lease_ttl_s)
+            controller = Controller(make_session_factory(engine), runtime, lease_ttl_s=settings.lease_ttl_s,
+                                    storage_options=settings.checkpoint_storage_options)
             log.info("controller %s attached to Ray at %s (namespace %s); store %s; standing by until it holds "
                      "the lease", controller.holder, settings.ray_address, runtime.namespace,
                      settings.database_url.split("@")[-1])
+            if settings.checkpoint_storage_options:
+                log.info("checkpoint storage options for %s", ", ".join(sorted(settings.checkpoint_storage_options)))
             controller.run(stop, interval_s=settings.controller_interval_s)
             log.info("controller %s stopped; lease released, attempts left running", controller.holder)
         finally:
+            if notice_agents is not None:
+                notice_agents.stop()
             runtime.disconnect()
     finally:
         engine.dispose()
+
+
+def _notice_agents(settings: Settings) -> NodeNoticeAgents | None:
+    """Notice agents for the nodes of ``settings.notice_sources`` (started lazily, on the first
+    ``observe`` of the leading controller); None when no node is listed."""
+    from controlplane.local.notices import NodeNoticeAgents, source_specs
+
+    if not settings.notice_sources:
+        return None
+    specs = source_specs(settings.notice_sources)
+    log.info("notice agents will poll the metadata endpoints of %s", ", ".join(
+        f"{node} ({entries[0].cloud} at {entries[0].base_url or 'the default address'})"
+        for node, entries in specs.items()))
+    return NodeNoticeAgents(specs)
 
 
 def _signal_handlers() -> dict[signal.Signals, Any]:

@@ -7,6 +7,14 @@ local control plane:
 * **Ray**: the local heterogeneous cluster of ``cluster_file`` (``LocalRayCluster``, light
   settings: no dashboard, no usage stats, no token auth, a private ``RAY_TMPDIR``), or the
   existing cluster at ``ray_address``;
+* **local cloud services**, only with the local cluster: an S3 server for checkpoints
+  (SeaweedFS, ``controlplane.local.object_store``: data in ``<state dir>/object-store``, bucket
+  ``suanli-checkpoints``; skipped with a log line when ``local_object_store`` is off, ``weed`` is
+  not installed or ``checkpoint_storage_options`` already configure ``s3``), and the local cloud
+  (``controlplane.local.cloud``): a fake metadata endpoint per AWS/GCP/Azure node and the hand
+  that reclaims a node when its preemption deadline passes (``suanli local`` drives it). The
+  controller gets the s3fs options as ``SUANLI_CHECKPOINT_STORAGE_OPTIONS`` (``{"s3": {...}}``)
+  and the endpoints as ``SUANLI_NOTICE_SOURCES`` (``{node: {"cloud", "baseUrl"}}``);
 * **the controller**: a child process (``controlplane.local.controller_main``) attached to the
   cluster by address, supervised by ``ControllerSupervisor``: restarted with back-off whenever
   it dies, so it can be killed and restarted on its own (the lease and the adoption of running
@@ -19,10 +27,11 @@ local control plane:
 Once the API answers and the controller holds the lease, the state file
 (``<state dir>/up.json``, see ``state``) is written; it is rewritten when the controller is
 restarted. SIGTERM or SIGINT stops everything in order: the controller (clean lease release,
-attempts left running), the server, the local Ray cluster if this process started it (its
-attempts end with it), the state file. Logs: this process's output goes wherever its parent
-sent it (``suanli up``: ``<state dir>/stack.log``), the controller's to
-``<state dir>/controller.log``, the ranks' to ``<log dir>/<attempt>/rank-<r>.log``.
+attempts left running), the server, the local cloud, the local Ray cluster if this process
+started it (its attempts end with it), the object store, the state file. Logs: this process's
+output goes wherever its parent sent it (``suanli up``: ``<state dir>/stack.log``), the
+controller's to ``<state dir>/controller.log``, the ranks' to ``<log dir>/<attempt>/rank-<r>.log``,
+SeaweedFS's to ``<state dir>/object-store/weed.log``.
 
 Exit codes: 0 after a clean stop, 2 for bad settings (port taken, bad cluster file), 3 if
 another stack already runs with the same state dir.
@@ -32,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -47,6 +57,8 @@ from types import FrameType
 from typing import IO, Any
 
 from controlplane.domain.errors import DomainError, InvalidInputError
+from controlplane.local.cloud import CloudNode, LocalCloud
+from controlplane.local.object_store import SeaweedS3
 from controlplane.local.state import (
     CONTROLLER_LOG_NAME,
     CONTROLLER_MODULE,
@@ -72,6 +84,7 @@ RESTART_BACKOFF_S = (1.0, 30.0)
 STEADY_AFTER_S = 60.0
 """A controller that ran this long before dying is restarted after the shortest wait again."""
 WATCH_INTERVAL_S = 0.5
+OBJECT_STORE_DIR = "object-store"
 
 
 class ControllerSupervisor:
@@ -150,6 +163,8 @@ class EmbeddedStack:
         self._state_path = state_file(self._state_dir)
         self._stopping = threading.Event()
         self._server: Any = None
+        self._object_store: SeaweedS3 | None = None
+        self._cloud: LocalCloud | None = None
         self._started_at = datetime.now(tz=UTC).isoformat(timespec="seconds")
 
     @property
@@ -198,13 +213,17 @@ class EmbeddedStack:
             if address is None:
                 definition = load_cluster_definition(settings.cluster_file)
                 cluster_name = definition.name
-                nodes = tuple(ClusterNode(node.name, node.pool, node.accelerator, node.devices)
+                nodes = tuple(ClusterNode(node.name, node.pool, node.accelerator, node.devices, node.provider)
                               for node in definition.nodes)
+                self._object_store = self._start_object_store()
+                if self._stopping.is_set():
+                    return 0
                 log.info("starting the local Ray cluster %r (%d nodes) from %s", definition.name,
                          len(definition.nodes), settings.cluster_file)
                 cluster = LocalRayCluster.start(definition)
                 address = cluster.address
                 log.info("local Ray cluster up at %s", address)
+                self._cloud = _start_cloud(cluster)
             if self._stopping.is_set():
                 return 0
             supervisor = ControllerSupervisor(
@@ -232,18 +251,68 @@ class EmbeddedStack:
                 supervisor.stop()
             if self._server is None or not self._server.started:
                 app.state.services.close()
+            if self._cloud is not None:
+                self._cloud.stop()
             if cluster is not None:
                 log.info("shutting the local Ray cluster down")
                 cluster.shutdown()
+            if self._object_store is not None:
+                log.info("stopping the object store")
+                self._object_store.stop()
             log.info("the control plane is down")
 
     def _controller_environment(self, address: str) -> dict[str, str]:
         settings = self._settings
-        return {**os.environ, "PYTHONUNBUFFERED": "1",
-                "SUANLI_DATABASE_URL": settings.database_url, "SUANLI_RAY_ADDRESS": address,
-                "SUANLI_RAY_NAMESPACE": settings.ray_namespace, "SUANLI_LOG_DIR": str(settings.log_dir),
-                "SUANLI_LEASE_TTL_S": str(settings.lease_ttl_s),
-                "SUANLI_CONTROLLER_INTERVAL_S": str(settings.controller_interval_s)}
+        environment = {**os.environ, "PYTHONUNBUFFERED": "1",
+                       "SUANLI_DATABASE_URL": settings.database_url, "SUANLI_RAY_ADDRESS": address,
+                       "SUANLI_RAY_NAMESPACE": settings.ray_namespace, "SUANLI_LOG_DIR": str(settings.log_dir),
+                       "SUANLI_LEASE_TTL_S": str(settings.lease_ttl_s),
+                       "SUANLI_CONTROLLER_INTERVAL_S": str(settings.controller_interval_s)}
+        storage_options = dict(settings.checkpoint_storage_options)
+        if self._object_store is not None:
+            storage_options["s3"] = self._object_store.storage_options()
+        if storage_options:
+            environment["SUANLI_CHECKPOINT_STORAGE_OPTIONS"] = json.dumps(storage_options)
+        notice_sources = dict(settings.notice_sources)
+        if self._cloud is not None:
+            notice_sources.update(self._cloud.notice_sources())
+        if notice_sources:
+            environment["SUANLI_NOTICE_SOURCES"] = json.dumps(notice_sources)
+        return environment
+
+    def _start_object_store(self) -> SeaweedS3 | None:
+        """The local S3 server for checkpoints, or None (with a log line saying why not)."""
+        from controlplane.local.object_store import (
+            DEFAULT_BUCKET,
+            INSTALL_HINT,
+            start_seaweedfs,
+            stop_leftover,
+            weed_binary,
+        )
+
+        settings = self._settings
+        if not settings.local_object_store:
+            log.info("no local object store: SUANLI_LOCAL_OBJECT_STORE is off")
+            return None
+        if "s3" in settings.checkpoint_storage_options:
+            log.info("no local object store: SUANLI_CHECKPOINT_STORAGE_OPTIONS already configures s3")
+            return None
+        if weed_binary() is None:
+            log.warning("no local object store: SeaweedFS is not installed (%s); checkpoints can use memory:// "
+                        "and file:// tiers only", INSTALL_HINT)
+            return None
+        directory = self._state_dir / OBJECT_STORE_DIR
+        leftover = stop_leftover(directory)
+        if leftover is not None:
+            log.warning("killed the object store (pid %d) a previous stack left running on %s", leftover, directory)
+        log.info("starting the object store (SeaweedFS S3, data in %s)", directory)
+        try:
+            store = start_seaweedfs(directory, bucket=DEFAULT_BUCKET)
+        except (OSError, RuntimeError) as error:
+            log.warning("no local object store: SeaweedFS did not start: %s", error)
+            return None
+        log.info("object store up at %s (bucket %s, pid %d)", store.endpoint, store.bucket, store.pid)
+        return store
 
     def _keep_state(self, app: Any, supervisor: ControllerSupervisor, address: str, cluster: Any,
                     cluster_name: str | None, nodes: tuple[ClusterNode, ...]) -> None:
@@ -265,7 +334,9 @@ class EmbeddedStack:
                 controller_log=str(self._state_dir / CONTROLLER_LOG_NAME),
                 rank_log_dir=str(self._settings.log_dir), started_at=self._started_at, cluster_name=cluster_name,
                 ray_temp_dir=str(cluster.temp_dir) if cluster is not None else None, nodes=nodes,
-                ray_environment=_ray_environment(cluster))
+                ray_environment=_ray_environment(cluster), object_store=_object_store_state(self._object_store),
+                cloud_url=self._cloud.control_url if self._cloud is not None else None,
+                metadata=self._cloud.metadata() if self._cloud is not None else {})
             if not self._stopping.is_set():
                 write_state(self._state_path, state)
                 log.info("%s: the control plane is up at %s; controller %s leads", "ready" if written_for is None
@@ -281,6 +352,45 @@ class EmbeddedStack:
                 raise InvalidInputError(f"cannot listen on {self._settings.host}:{self._settings.port}: "
                                         f"{error.strerror}", field="port",
                                         hint="pass --port with a free port (or stop what uses it)") from error
+
+
+def _start_cloud(cluster: Any) -> LocalCloud:
+    """The local cloud of ``cluster``: reclaiming a node kills it at once, as a cloud terminates an instance."""
+    cloud = LocalCloud([CloudNode(node.name, node.provider) for node in cluster.definition.nodes],
+                       remove_node=lambda name: cluster.remove_node(name, graceful=False),
+                       restore_node=lambda name: _restore_off_the_main_thread(cluster, name)).start()
+    endpoints = cloud.metadata()
+    log.info("local cloud up at %s; metadata endpoints: %s", cloud.control_url,
+             ", ".join(f"{name} ({entry['cloud']} {entry['url']})" for name, entry in endpoints.items()) or "none")
+    return cloud
+
+
+def _restore_off_the_main_thread(cluster: Any, name: str) -> None:
+    """``cluster.restore_node`` from a local-cloud thread.
+
+    Starting a Ray node registers a SIGTERM handler (``ray._private.utils.set_sigterm_handler``),
+    which Python allows only on the main thread, and the main thread serves the API. The handler
+    is not needed here (the stack shuts the whole cluster down itself), so registering it is
+    skipped for the call; the local cloud runs its node calls one at a time.
+    """
+    import ray._private.utils as ray_utils
+
+    if threading.current_thread() is threading.main_thread():
+        cluster.restore_node(name)
+        return
+    register = ray_utils.set_sigterm_handler
+    ray_utils.set_sigterm_handler = lambda handler: None
+    try:
+        cluster.restore_node(name)
+    finally:
+        ray_utils.set_sigterm_handler = register
+
+
+def _object_store_state(store: SeaweedS3 | None) -> dict[str, Any] | None:
+    if store is None:
+        return None
+    return {"endpoint": store.endpoint, "bucket": store.bucket, "url": store.url(),
+            "storageOptions": store.storage_options(), "dataDir": str(store.directory)}
 
 
 def _ray_environment(cluster: Any) -> dict[str, str]:

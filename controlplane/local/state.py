@@ -3,8 +3,10 @@
 The stack process writes it (atomically) once it is healthy: the API answers and its controller
 holds the lease. It rewrites it when the controller is restarted and removes it on a clean
 exit. The CLI reads it to tell whether a stack is up (``suanli up`` says so, ``suanli down``
-signals the pid). Plain JSON, camelCase keys; no dependency beyond the standard library, so the
-CLI can read it without importing the control plane.
+signals the pid; ``suanli local`` finds the local cloud and the object store there). Plain JSON,
+camelCase top-level keys (nested values are kept as written); no dependency beyond the standard
+library, so the CLI can read it without importing the control plane. Readers ignore keys they do
+not know, and keys added later have defaults, so older and newer files both load.
 """
 
 from __future__ import annotations
@@ -32,6 +34,13 @@ class ClusterNode:
     pool: str
     accelerator: str
     devices: int
+    provider: str | None = None
+    """``aws``, ``gcp``, ``azure``, ``on-prem``, ... (None in state files written before it was kept)."""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ClusterNode:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in data.items() if key in known})
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,13 @@ class StackState:
     ray_environment: dict[str, str] = field(default_factory=dict)
     """Environment a process needs to attach to the cluster (the local cluster's light settings)."""
     nodes: tuple[ClusterNode, ...] = field(default_factory=tuple)
+    object_store: dict[str, Any] | None = None
+    """The local S3 server for checkpoints: ``{"endpoint", "bucket", "url", "storageOptions", "dataDir"}``
+    (``storageOptions`` are the s3fs options the controller hands to the ranks); None without one."""
+    cloud_url: str | None = None
+    """The local cloud's control server (``controlplane.local.cloud``); None without a local cloud."""
+    metadata: dict[str, dict[str, str]] = field(default_factory=dict)
+    """Each cloud node's metadata endpoint: ``{node: {"cloud": "aws", "url": "http://127.0.0.1:port"}}``."""
 
     @property
     def pools(self) -> list[str]:
@@ -69,7 +85,7 @@ class StackState:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StackState:
         values = {_snake(key): value for key, value in data.items()}
-        values["nodes"] = tuple(ClusterNode(**node) for node in values.get("nodes") or ())
+        values["nodes"] = tuple(ClusterNode.from_json(node) for node in values.get("nodes") or ())
         known = set(cls.__dataclass_fields__)
         return cls(**{key: value for key, value in values.items() if key in known})
 

@@ -60,7 +60,7 @@ def test_up_runs_the_tiny_job_to_success_and_down_leaves_nothing_behind(tmp_path
         assert "export SUANLI_SERVER=" in up.stdout and "local-h100-spot" in up.stdout
         assert httpx.get(f"{state['url']}/healthz").json()["status"] == "ok"
         assert state["ownsCluster"] and [node["name"] for node in state["nodes"]] == [
-            "aws-h100-0", "aws-h100-1", "gcp-a100-0", "ascend-0"]
+            "aws-h100-0", "aws-h100-1", "gcp-a100-0", "gcp-a100-1", "ascend-0"]
         assert processes_mentioning(state["rayTempDir"])  # the local cluster runs...
         again = suanli("up", "--port", str(port), env=env)
         assert again.returncode == 0 and "already up" in again.stdout

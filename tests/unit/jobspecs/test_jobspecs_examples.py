@@ -30,6 +30,7 @@ def test_the_expected_example_files_exist() -> None:
         "deepseek-v3-moe-train.yaml",
         "moe-inference.yaml",
         "tiny-cpu.yaml",
+        "tiny-resilient.yaml",
         "pools.yaml",
         "queues.yaml",
     }
