@@ -122,6 +122,8 @@ class Controller:
             queues = QueueRepository(session).list()
         responder = self._responder
         responder.refresh_history(now=observation.time, clock_offset=offset)
+        if responder.release_cordons(observation.nodes, now=observation.time, lease_token=token):
+            self._applier.apply_pending()
         overrides = responder.overrides({job.id: job for job in jobs}, now=observation.time, clock_offset=offset)
         world = build_world(now=observation.time + offset, jobs=jobs, active_attempts=active, pools=pools,
                             queues=queues, nodes=observation.nodes, estimator=self._estimator,

@@ -19,6 +19,9 @@ changes nothing:
    and the alternatives with their scores). Until the job is placed again the chosen pool
    narrows where the scheduler may put it (``world.JobOverride``).
 
+A notice's cordon ends ``CORDON_RELEASE_S`` after its deadline if the node is alive then (a
+replacement instance under the same name, or an interruption the cloud withdrew).
+
 Preemption history (notices, and attempts lost without one) per job and per pool is re-read
 from the store every tick (the last ``HISTORY_WINDOW_S``) into a ``PreemptionRateTracker``:
 a job over its ``spot.maxPreemptionsPerHour`` prefers on-demand capacity (with the tracker's
@@ -28,6 +31,7 @@ hysteresis), and spot pools carry their observed preemption rate into the schedu
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,6 +69,9 @@ HISTORY_WINDOW_S = HOUR_S
 REPLAN_HOLD_S = 600.0
 """How long a re-plan's pool choice binds a job waiting for its next placement."""
 MIN_GRACE_S = 5.0
+CORDON_RELEASE_S = 30.0
+"""A noticed node still (or again) alive this long after its deadline goes back into service."""
+CORDON_MEMORY_S = 86400.0
 CHECKPOINT_RECORDS = 20
 
 
@@ -198,6 +205,28 @@ class NoticeResponder:
         log.info("notice for %s hits attempt %s of %s: %s", ", ".join(plan.nodes), attempt.number, job.name,
                  plan.reason)
         return plan
+
+    def release_cordons(self, nodes: Sequence[NodeObservation], *, now: float, lease_token: int) -> list[str]:
+        """Uncordon nodes whose notice deadline passed ``CORDON_RELEASE_S`` ago and that are alive:
+        the instance was replaced under the same name, or the cloud withdrew the interruption.
+        Returns the nodes released (their uncordon intents are recorded, not yet applied)."""
+        alive = {node.name for node in nodes if node.alive}
+        released: list[str] = []
+        since = datetime.now(tz=UTC) - timedelta(seconds=CORDON_MEMORY_S)
+        with session_scope(self._sessions) as session:
+            intents = IntentRepository(session)
+            for cordon in intents.of_kind("cordon", since=since, prefix="notice:"):
+                node, deadline = str(cordon.payload.get("node")), float(cordon.payload.get("deadline", math.inf))
+                release_id = cordon.request_id.removesuffix(":cordon") + ":uncordon"
+                if node not in alive or now < deadline + CORDON_RELEASE_S or intents.find(release_id) is not None:
+                    continue
+                intents.record(kind="uncordon", request_id=release_id, payload={"node": node},
+                               lease_token=lease_token, job_id=cordon.job_id)
+                EventRepository(session).append(
+                    type="node.uncordoned", entity="node", entity_id=node,
+                    message=f"{node} is alive {CORDON_RELEASE_S:.0f}s after its notice deadline: back in service")
+                released.append(node)
+        return released
 
     # -- history, hysteresis and what the scheduler must know ------------------------------
     def refresh_history(self, *, now: float, clock_offset: float) -> None:

@@ -48,6 +48,13 @@ class IntentRepository:
             select(IntentRow).where(IntentRow.state == "pending").order_by(IntentRow.created_at, IntentRow.id))
         return [intent_record(row) for row in rows]
 
+    def of_kind(self, kind: str, *, since: datetime, prefix: str = "") -> list[IntentRecord]:
+        """Intents of ``kind`` recorded at or after ``since`` whose request id starts with ``prefix``."""
+        query = select(IntentRow).where(IntentRow.kind == kind, IntentRow.created_at >= since)
+        if prefix:
+            query = query.where(IntentRow.request_id.startswith(prefix, autoescape=True))
+        return [intent_record(row) for row in self._session.scalars(query.order_by(IntentRow.created_at, IntentRow.id))]
+
     def for_job(self, job_id: str) -> list[IntentRecord]:
         rows = self._session.scalars(
             select(IntentRow).where(IntentRow.job_id == job_id).order_by(IntentRow.created_at, IntentRow.id))

@@ -162,3 +162,16 @@ def test_a_node_lost_without_notice_resumes_from_the_newest_durable_checkpoint(
     assert disruption.cause == "node-lost"
     assert disruption.steps_lost is not None and 0 <= disruption.steps_lost <= 25
     assert disruption.resumed_from_step == disruption.checkpoint_step
+
+
+def test_a_noticed_node_still_alive_after_its_deadline_goes_back_into_service(control_plane: ControlPlane) -> None:
+    ctl = controller(control_plane)
+    ctl.tick()
+    control_plane.runtime.post_notice("ascend-0", deadline=control_plane.runtime.now() + 30, source="gcp")
+    ctl.tick()
+    run(control_plane, ctl, 50)
+    assert next(n for n in control_plane.runtime.observe().nodes if n.name == "ascend-0").cordoned
+    run(control_plane, ctl, 15)
+    assert not next(n for n in control_plane.runtime.observe().nodes if n.name == "ascend-0").cordoned
+    events = control_plane.services.events.list(entity="node", limit=500).items
+    assert any(e.type == "node.uncordoned" and e.entity_id == "ascend-0" for e in events)
