@@ -2,14 +2,22 @@
 
 Runs the real ``suanli`` CLI, printing each command as a user would type it:
 
-1. ``suanli up``: a local Ray cluster of four virtual nodes in three pools and three accelerator
-   types (``deploy/local/cluster.yaml``), the API server over a fresh SQLite file, the controller;
+1. ``suanli up``: a local Ray cluster of five virtual nodes in three pools and three accelerator
+   types (``deploy/local/cluster.yaml``), an S3 object store (SeaweedFS), a fake cloud metadata
+   endpoint per cloud node, the API server over a fresh SQLite file, and the controller;
 2. register the pools of that cluster and the team queues;
-3. submit a tiny GPT-style model that trains data-parallel over 4 ranks (torch.distributed, gloo);
-4. show where the scheduler placed it and why (node → ranks), then live progress bars;
-5. the job finishes: its status, cost by pool and the last lines of rank 0's log;
-6. show that bad input is refused with file, line and field;
-7. ``suanli down``.
+3. submit a tiny GPT-style model that trains data-parallel over 4 ranks (torch.distributed, gloo),
+   checkpointing every 20 steps through host memory → local disk → S3
+   (``jobspecs/examples/tiny-resilient.yaml``); show where it was placed and its commits;
+4. rank 1 crashes at step 70 (forced): the job is retried and resumes from the newest committed
+   checkpoint, the loss curve continuing where it was;
+5. spot preemption: the AWS metadata endpoint of the node hosting rank 0 announces a termination
+   (2 minutes on AWS, compressed here); the controller cordons the node, stops the attempt at a
+   step boundary with a final checkpoint, re-plans by goodput per dollar, and the job resumes on
+   another pool while the cloud takes the node back;
+6. the job finishes: its timeline (notice, checkpoint, new placement, resume, steps lost) and
+   its cost split by pool;
+7. show that bad input is refused with file, line and field; ``suanli down``.
 """
 
 from __future__ import annotations
@@ -22,12 +30,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 EXAMPLES = REPOSITORY / "jobspecs" / "examples"
 LOCAL = REPOSITORY / "deploy" / "local"
-JOB = "tiny-cpu"
+JOB = "tiny-resilient"
+NOTICE_WINDOW = "30s"
+"""The demo's compressed spot notice (AWS gives 2 minutes)."""
 TEAM = "default"
 
 
@@ -60,20 +72,33 @@ class Cli:
         return json.loads(self(*args, "-o", "json", show=False).stdout)
 
 
-def wait_for(cli: Cli, predicate: str, *, timeout: float = 120.0) -> dict[str, object]:
-    """Poll the job until ``predicate`` (a phase name, or 'progress') holds."""
+def job_view(cli: Cli) -> dict[str, Any]:
+    job = cli.json("jobs", "describe", JOB, "--team", TEAM)
+    assert isinstance(job, dict)
+    return job
+
+
+def wait_until(cli: Cli, what: str, condition: Callable[[dict[str, Any]], bool], *, timeout: float = 150.0
+               ) -> dict[str, Any]:
+    """Poll the job until ``condition`` holds; give up (with the job's message) if it ends first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = cli.json("jobs", "describe", JOB, "--team", TEAM)
-        assert isinstance(job, dict)
-        status = job["status"]
-        attempts = status.get("attempts") or []
-        if predicate == "progress" and attempts and attempts[-1].get("progress", {}).get("step"):
+        job = job_view(cli)
+        if condition(job):
             return job
-        if status["phase"] == predicate or status["phase"] in ("FAILED", "CANCELLED"):
-            return job
-        time.sleep(1.0)
-    raise SystemExit(f"the job did not reach {predicate} within {timeout:.0f}s")
+        if job["status"]["phase"] in ("SUCCEEDED", "FAILED", "CANCELLED"):
+            raise SystemExit(f"the job ended {job['status']['phase']} before {what}: {job['status'].get('message')}")
+        time.sleep(0.5)
+    raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def attempts(job: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(job["status"].get("attempts") or [])
+
+
+def step_of(job: dict[str, Any]) -> int:
+    latest = attempts(job)[-1:] or [{}]
+    return int((latest[0].get("progress") or {}).get("step") or 0)
 
 
 def main() -> int:
@@ -84,32 +109,47 @@ def main() -> int:
            "SUANLI_DATABASE_URL": f"sqlite:///{workdir / 'state.db'}", "SUANLI_LOG_DIR": str(workdir / "logs"),
            "COLUMNS": os.environ.get("COLUMNS", "150")}
     cli = Cli(env)
-    banner("bring up the embedded control plane: local Ray cluster (4 virtual nodes, 3 pools), API, controller")
+    banner("bring up the embedded control plane: local Ray cluster (5 virtual nodes, 3 pools), S3, API, controller")
     cli("up", "--port", str(port))
     try:
         banner("register the cluster's pools and the team queues (idempotent)")
         cli("apply", "-f", str(LOCAL / "pools.yaml"), "-f", str(EXAMPLES / "queues.yaml"))
         cli("pools", "list")
-        banner("submit a tiny GPT-style model: data-parallel over 4 ranks with torch.distributed (gloo)")
+        banner("submit a tiny GPT: DDP over 4 ranks, checkpoints every 20 steps to memory → disk → S3")
         cli("submit", str(EXAMPLES / f"{JOB}.yaml"), "--idempotency-key", "demo-run-1")
-        wait_for(cli, "progress")
+        wait_until(cli, "the first steps", lambda job: step_of(job) > 0)
         banner("where the scheduler put it, and why")
         cli("jobs", "describe", JOB, "--team", TEAM)
+
+        banner("rank 1 crashes at step 70 (forced): the retry resumes from the newest committed checkpoint")
+        job = wait_until(cli, "the retry to train past its restore", lambda job: len(attempts(job)) >= 2
+                         and step_of(job) >= 110)
+        node = str(attempts(job)[-1]["placement"]["ranks"][0]["node"])
+        banner(f"spot preemption: {node} (rank 0) gets a termination notice, {NOTICE_WINDOW} ahead")
+        cli("local", "preempt", node, "--in", NOTICE_WINDOW)
+        banner("meanwhile: the checkpoints so far, and rank 0's loss before the crash and after the restore")
+        cli("checkpoints", "list", JOB, "--team", TEAM)
+        cli("jobs", "logs", JOB, "--team", TEAM, "--rank", "0", "--attempt", "1", "--tail", "3")
+        cli("jobs", "logs", JOB, "--team", TEAM, "--rank", "0", "--attempt", "2", "--tail", "4")
+        wait_until(cli, "the job to resume on another placement", lambda job: len(attempts(job)) >= 3
+                   and step_of(job) > 0, timeout=120)
         banner("live progress")
         cli("jobs", "watch", JOB, "--team", TEAM, "--timeout", "150")
-        job = wait_for(cli, "SUCCEEDED", timeout=150)
-        banner("the job has finished: status, cost by pool, placement and events")
+        job = wait_until(cli, "the job to finish", lambda job: job["status"]["phase"] == "SUCCEEDED", timeout=150)
+
+        banner("the job has finished: how it came back from each disruption, and what it cost by pool")
+        cli("jobs", "timeline", JOB, "--team", TEAM)
         cli("jobs", "describe", JOB, "--team", TEAM)
-        cli("jobs", "logs", JOB, "--team", TEAM, "--rank", "0", "--tail", "5")
+        cli("local", "status")
         banner("bad input is refused with file, line and field (exit code 2), and nothing is stored")
         bad = workdir / "bad-job.yaml"
         bad.write_text((EXAMPLES / f"{JOB}.yaml").read_text().replace("data: 4", "data: 3"))
         code = cli("submit", str(bad), check=False).returncode
         print(f"(exit code {code})")
-        status = job["status"]
-        assert isinstance(status, dict)
-        if status["phase"] != "SUCCEEDED":
-            raise SystemExit(f"the demo job ended {status['phase']}: {status.get('message')}")
+        disruptions = job["status"].get("disruptions") or []
+        noticed = [d for d in disruptions if d["cause"] == "preemption-notice"]
+        if not noticed or noticed[-1].get("stepsLost") != 0:
+            raise SystemExit(f"the preemption lost steps: {noticed}")
     finally:
         banner("shut everything down")
         cli("down", check=False)

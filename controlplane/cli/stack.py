@@ -226,6 +226,12 @@ def _print_summary(state: StackState) -> None:
         rows.append(("nodes", ", ".join(f"{node.name} ({node.devices}x {node.accelerator}, {node.pool})"
                                         for node in state.nodes)))
         rows.append(("pools", ", ".join(state.pools)))
+    if state.object_store:
+        rows.append(("objects", f"S3 at {state.object_store.get('endpoint')}, bucket "
+                                f"{state.object_store.get('bucket')} (checkpoint tier s3://...)"))
+    if state.metadata:
+        rows.append(("cloud", f"metadata endpoints for {', '.join(sorted(state.metadata))}; rehearse a spot "
+                              "preemption with `suanli local preempt <node>` (`suanli local status`)"))
     rows.append(("logs", f"{state.stack_log} (stack), {state.controller_log} (controller), "
                          f"{state.rank_log_dir}/<attempt>/rank-<r>.log (ranks)"))
     for label, value in rows:

@@ -84,6 +84,7 @@ RESTART_BACKOFF_S = (1.0, 30.0)
 STEADY_AFTER_S = 60.0
 """A controller that ran this long before dying is restarted after the shortest wait again."""
 WATCH_INTERVAL_S = 0.5
+STACK_VOLUME_MB = 256
 OBJECT_STORE_DIR = "object-store"
 
 
@@ -307,7 +308,9 @@ class EmbeddedStack:
             log.warning("killed the object store (pid %d) a previous stack left running on %s", leftover, directory)
         log.info("starting the object store (SeaweedFS S3, data in %s)", directory)
         try:
-            store = start_seaweedfs(directory, bucket=DEFAULT_BUCKET)
+            # Checkpoints are tens of MiB each and SeaweedFS reclaims deleted space only when it
+            # vacuums: size the volumes from the free disk (max 0), not the tests' 1 GiB cap.
+            store = start_seaweedfs(directory, bucket=DEFAULT_BUCKET, volume_size_mb=STACK_VOLUME_MB, max_volumes=0)
         except (OSError, RuntimeError) as error:
             log.warning("no local object store: SeaweedFS did not start: %s", error)
             return None
