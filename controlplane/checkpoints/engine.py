@@ -2,20 +2,33 @@
 
 ``checkpoint(state, step)`` is the only call that blocks training: it lays the state out
 (``serialization.plan_shard``) and copies it into a reusable host-memory buffer (at most
-``buffers`` of them; a third checkpoint waits for the oldest persist to finish). It returns a
-``CheckpointHandle`` at once. A persist thread then writes the snapshot through the tiers: for
-each tier, the shard (``<id>/shard-<rank>.bin``) and then the rank record (size, CRC-32, location,
-coordinates). The CRC is computed on a helper thread while the first tier is being written.
+``buffers`` of them; when all are in use, it waits until some snapshot is off every tier). It
+returns a ``CheckpointHandle`` at once and hands the snapshot to every tier.
 
-Tiers are written fastest first by *measured* bandwidth (bytes per second of past writes,
-smoothed; the policy's order until measured), so a checkpoint is safe in RAM within
-milliseconds and on slower, more durable tiers as soon as they can take it. A failing tier is
-reported (``tier_failed``) and skipped; the others go on.
+Each tier is its own pipeline, independent of the others:
 
-The coordinator (global rank 0) also runs a commit thread: for each tier, once every rank's
-record is visible there, it writes the manifest (the commit point), reports the commit
-(``CommitReport``), applies retention (``keep_last``) and collects orphans. A tier where some rank's
-record does not appear within ``commit_timeout_s`` is not committed.
+* a **writer** thread per tier (every rank) takes snapshots in step order and writes the shard
+  (``<id>/shard-<rank>.bin``) and then the rank record (size, CRC-32, location, coordinates);
+* a **committer** thread per tier (coordinator, global rank 0 only) takes what its writer wrote,
+  in the same order, waits until every rank's record is visible on that tier, writes the
+  manifest (the commit point), reports the commit (``CommitReport``), applies retention
+  (``keep_last``) and collects orphans on that tier. A tier where some rank's record does not
+  appear within ``commit_timeout_s`` is not committed.
+
+So a fast tier never waits behind a slow tier: a checkpoint commits in RAM within milliseconds
+even while an older one is still uploading to object storage, and every tier still commits its
+checkpoints in step order (which retention and garbage collection rely on). The CRC is computed
+once per snapshot, on a helper thread, and shared by the tiers. A snapshot's buffer is reused
+only once every tier's writer is done with it. A failing tier is reported (``tier_failed``) and
+the others go on; an unavailable tier is ``skipped``.
+
+Every snapshot is written to every tier, even when a newer one is already queued there: which
+snapshots are queued depends on each rank's timing, so ranks could not be sure to skip the same
+ones, and a rank that skipped would leave the coordinator waiting for its record until
+``commit_timeout_s``.
+
+Write bandwidth is measured per tier (``bandwidth()``, smoothed); ``write_order()`` ranks the tiers
+by it, which now only decides the order in which a new snapshot is queued to the tier writers.
 """
 
 from __future__ import annotations
@@ -83,7 +96,7 @@ class CheckpointHandle:
         self.snapshot_done_at = time.perf_counter()
         """``time.perf_counter()`` when the snapshot ended and the persist began."""
         self.done_at: float | None = None
-        """``time.perf_counter()`` when the last tier was written (and committed, on the coordinator)."""
+        """``time.perf_counter()`` when every tier had its outcome (and, on the coordinator, its commit)."""
         self._done = threading.Event()
         self._lock = threading.Lock()
 
@@ -94,7 +107,7 @@ class CheckpointHandle:
         return self._done.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """True once every tier was written (and, on the coordinator, committed or given up)."""
+        """True once every tier was written or failed (and, on the coordinator, committed or given up)."""
         return self._done.wait(timeout)
 
     @property
@@ -119,8 +132,22 @@ class _Snapshot:
     data: memoryview
     buffer_index: int
     finished_at: float
-    checksum: Future[str] | None = None
-    pending_commits: int = 0
+    checksum: Future[str]
+    readers: int
+    """Tier writers that have not finished with ``data`` yet; the buffer is released at zero."""
+    stages: int
+    """Tier pipelines (write, then commit on the coordinator) not finished yet; done at zero."""
+
+
+@dataclass
+class _TierPipeline:
+    """One tier's queues and threads: a writer (every rank), a committer (coordinator)."""
+
+    tier: Tier
+    writes: queue.Queue[_Snapshot | None] = field(default_factory=queue.Queue)
+    commits: queue.Queue[_Snapshot | None] = field(default_factory=queue.Queue)
+    writer: threading.Thread | None = None
+    committer: threading.Thread | None = None
 
 
 class _BufferPool:
@@ -177,21 +204,26 @@ class CheckpointEngine:
         self._pool = _BufferPool(self.options.buffers)
         self._bandwidth = {tier.uri: DEFAULT_BANDWIDTH[tier.kind] for tier in self.tiers}
         self._measured: set[str] = set()
-        self._persist_queue: queue.Queue[_Snapshot | None] = queue.Queue()
-        self._commit_queue: queue.Queue[tuple[_Snapshot, Tier] | None] = queue.Queue()
         self._checksums = ThreadPoolExecutor(1, thread_name_prefix="suanli-ckpt-crc")
         self._pending: list[CheckpointHandle] = []
         self._lock = threading.Lock()
         self._closed = False
-        for tier in self.tiers:
+        self._pipelines: dict[str, _TierPipeline] = {}
+        for index, tier in enumerate(self.tiers):
             if tier.write_store is None:
                 self._emit("tier_unavailable", f"{tier.uri}: {tier.unavailable_reason}", tier=tier.uri)
-        self._persister = threading.Thread(target=self._persist_loop, name="suanli-ckpt-persist", daemon=True)
-        self._persister.start()
-        self._committer: threading.Thread | None = None
-        if identity.coordinator:
-            self._committer = threading.Thread(target=self._commit_loop, name="suanli-ckpt-commit", daemon=True)
-            self._committer.start()
+                continue
+            pipeline = _TierPipeline(tier)
+            pipeline.writer = threading.Thread(target=self._write_loop, args=(pipeline,), daemon=True,
+                                               name=f"suanli-ckpt-write-{index}")
+            if identity.coordinator:
+                pipeline.committer = threading.Thread(target=self._commit_loop, args=(pipeline,), daemon=True,
+                                                      name=f"suanli-ckpt-commit-{index}")
+            self._pipelines[tier.uri] = pipeline
+        for pipeline in self._pipelines.values():
+            for thread in (pipeline.writer, pipeline.committer):
+                if thread is not None:
+                    thread.start()
 
     # -- the blocking part ------------------------------------------------------------------------
     def checkpoint(self, state: Any, step: int) -> CheckpointHandle:
@@ -212,7 +244,17 @@ class CheckpointEngine:
                    data={"bytes": data.nbytes, "seconds": snapshot_s})
         with self._lock:
             self._pending = [item for item in self._pending if not item.done()] + [handle]
-        self._persist_queue.put(_Snapshot(handle, data, index, time.perf_counter()))
+        for tier in self.tiers:
+            if tier.uri not in self._pipelines:
+                handle._record(TierOutcome(tier.uri, "skipped", error=tier.unavailable_reason))
+        pipelines = [self._pipelines[tier.uri] for tier in self.write_order() if tier.uri in self._pipelines]
+        snapshot = _Snapshot(handle, data, index, time.perf_counter(), self._checksums.submit(checksum, data),
+                             readers=len(pipelines), stages=len(pipelines))
+        if not pipelines:
+            self._release(snapshot)
+            handle._finish()
+        for pipeline in pipelines:
+            pipeline.writes.put(snapshot)
         return handle
 
     def reserve(self, state: Any) -> None:
@@ -227,116 +269,121 @@ class CheckpointEngine:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             pending = list(self._pending)
-        for handle in pending:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if not handle.wait(left):
-                return False
-        return True
+        return all(handle.wait(_left(deadline)) for handle in pending)
 
     def close(self, timeout: float | None = None) -> bool:
         """Finish pending work (up to ``timeout``) and stop the threads."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         finished = self.wait(timeout)
         self._closed = True
-        self._persist_queue.put(None)
-        self._persister.join(timeout)
-        if self._committer is not None:
-            self._commit_queue.put(None)
-            self._committer.join(timeout)
+        for pipeline in self._pipelines.values():
+            pipeline.writes.put(None)
+        for pipeline in self._pipelines.values():
+            if pipeline.writer is not None:
+                pipeline.writer.join(_left(deadline))
+        for pipeline in self._pipelines.values():  # after the writers: nothing is queued behind the end
+            if pipeline.committer is not None:
+                pipeline.commits.put(None)
+                pipeline.committer.join(_left(deadline))
         self._checksums.shutdown(wait=False)
         return finished
 
     def bandwidth(self) -> dict[str, float]:
         """Smoothed write bandwidth per tier (bytes/s): measured, or the starting estimate."""
-        return dict(self._bandwidth)
+        with self._lock:
+            return dict(self._bandwidth)
 
     def write_order(self) -> list[Tier]:
-        """Tiers in the order a persist writes them: highest bandwidth first, policy order on ties."""
-        ranked = sorted(enumerate(self.tiers), key=lambda item: (-self._bandwidth[item[1].uri], item[0]))
+        """Tiers by write bandwidth, highest first, policy order on ties. Tiers are written in parallel,
+        so this only decides the order in which a new snapshot is queued to the tier writers."""
+        bandwidth = self.bandwidth()
+        ranked = sorted(enumerate(self.tiers), key=lambda item: (-bandwidth[item[1].uri], item[0]))
         return [tier for _, tier in ranked]
-
-    # -- persist thread ---------------------------------------------------------------------------
-    def _persist_loop(self) -> None:
-        while True:
-            snapshot = self._persist_queue.get()
-            if snapshot is None:
-                return
-            try:
-                self._persist(snapshot)
-            finally:
-                self._finish_persist(snapshot)
-
-    def _persist(self, snapshot: _Snapshot) -> None:
-        handle = snapshot.handle
-        snapshot.checksum = self._checksums.submit(checksum, snapshot.data)
-        for tier in self.write_order():
-            if tier.write_store is None:
-                handle._record(TierOutcome(tier.uri, "skipped", error=tier.unavailable_reason))
-                continue
-            started = time.perf_counter()
-            try:
-                store = tier.write_store
-                store.put(tier.key(shard_key(handle.checkpoint, self.identity.rank)), snapshot.data)
-                record = ShardRecord(rank=self.identity.rank, key=shard_key(handle.checkpoint, self.identity.rank),
-                                     bytes=snapshot.data.nbytes, checksum=snapshot.checksum.result(),
-                                     location=tier.write_location, coordinates=dict(self.identity.coordinates),
-                                     node=self.identity.node)
-                store.put(tier.key(rank_record_key(handle.checkpoint, self.identity.rank)),
-                          _record_bytes(record))
-            except Exception as error:
-                handle._record(TierOutcome(tier.uri, "failed", time.perf_counter() - started, error=str(error)))
-                self._emit("tier_failed", f"step {handle.step}: writing to {tier.uri} failed: {error}",
-                           step=handle.step, tier=tier.uri, data={"error": str(error)})
-                continue
-            seconds = time.perf_counter() - started
-            self.record_bandwidth(tier.uri, snapshot.data.nbytes, seconds)
-            handle._record(TierOutcome(tier.uri, "written", seconds, snapshot.data.nbytes))
-            self._emit("written", f"step {handle.step}: {snapshot.data.nbytes} bytes on {tier.uri} in "
-                       f"{seconds * 1e3:.1f} ms", step=handle.step, tier=tier.uri,
-                       data={"bytes": snapshot.data.nbytes, "seconds": seconds})
-            if self.identity.coordinator:
-                with self._lock:
-                    snapshot.pending_commits += 1
-                self._commit_queue.put((snapshot, tier))
-
-    def _finish_persist(self, snapshot: _Snapshot) -> None:
-        if snapshot.checksum is not None:
-            snapshot.checksum.exception()  # never reuse the buffer while the CRC still reads it
-        self._pool.release(snapshot.buffer_index)
-        with self._lock:
-            done = snapshot.pending_commits == 0
-        if done:
-            snapshot.handle._finish()
 
     def record_bandwidth(self, tier_uri: str, size: int, seconds: float) -> None:
         """Fold a write of ``size`` bytes in ``seconds`` into the tier's bandwidth estimate."""
         if seconds <= 0 or size < MEASURABLE_BYTES:
             return  # too small to say anything about bandwidth
         observed = size / seconds
-        previous = self._bandwidth[tier_uri]
-        self._bandwidth[tier_uri] = observed if tier_uri not in self._measured else (
-            BANDWIDTH_SMOOTHING * observed + (1 - BANDWIDTH_SMOOTHING) * previous)
-        self._measured.add(tier_uri)
+        with self._lock:
+            previous = self._bandwidth[tier_uri]
+            self._bandwidth[tier_uri] = observed if tier_uri not in self._measured else (
+                BANDWIDTH_SMOOTHING * observed + (1 - BANDWIDTH_SMOOTHING) * previous)
+            self._measured.add(tier_uri)
 
-    # -- commit thread (coordinator) --------------------------------------------------------------
-    def _commit_loop(self) -> None:
+    # -- writer threads (one per tier) ------------------------------------------------------------
+    def _write_loop(self, pipeline: _TierPipeline) -> None:
         while True:
-            item = self._commit_queue.get()
-            if item is None:
+            snapshot = pipeline.writes.get()
+            if snapshot is None:
                 return
-            snapshot, tier = item
+            written = False
             try:
-                self._commit(snapshot, tier)
+                written = self._write(snapshot, pipeline.tier)
             finally:
-                with self._lock:
-                    snapshot.pending_commits -= 1
-                    done = snapshot.pending_commits == 0
-                if done and self._persist_finished(snapshot):
-                    snapshot.handle._finish()
+                self._done_reading(snapshot)
+                if written and pipeline.committer is not None:
+                    pipeline.commits.put(snapshot)
+                else:
+                    self._stage_finished(snapshot)
 
-    def _persist_finished(self, snapshot: _Snapshot) -> bool:
+    def _write(self, snapshot: _Snapshot, tier: Tier) -> bool:
+        """Write this rank's shard and record of ``snapshot`` to ``tier``; False if that failed."""
         handle = snapshot.handle
-        with handle._lock:
-            return len(handle.outcomes) == len(self.tiers)
+        started = time.perf_counter()
+        try:
+            store = tier.write_store
+            if store is None:
+                raise RuntimeError(f"{tier.uri} has no store to write to")
+            store.put(tier.key(shard_key(handle.checkpoint, self.identity.rank)), snapshot.data)
+            record = ShardRecord(rank=self.identity.rank, key=shard_key(handle.checkpoint, self.identity.rank),
+                                 bytes=snapshot.data.nbytes, checksum=snapshot.checksum.result(),
+                                 location=tier.write_location, coordinates=dict(self.identity.coordinates),
+                                 node=self.identity.node)
+            store.put(tier.key(rank_record_key(handle.checkpoint, self.identity.rank)), _record_bytes(record))
+        except Exception as error:
+            handle._record(TierOutcome(tier.uri, "failed", time.perf_counter() - started, error=str(error)))
+            self._emit("tier_failed", f"step {handle.step}: writing to {tier.uri} failed: {error}",
+                       step=handle.step, tier=tier.uri, data={"error": str(error)})
+            return False
+        seconds = time.perf_counter() - started
+        self.record_bandwidth(tier.uri, snapshot.data.nbytes, seconds)
+        handle._record(TierOutcome(tier.uri, "written", seconds, snapshot.data.nbytes))
+        self._emit("written", f"step {handle.step}: {snapshot.data.nbytes} bytes on {tier.uri} in "
+                   f"{seconds * 1e3:.1f} ms", step=handle.step, tier=tier.uri,
+                   data={"bytes": snapshot.data.nbytes, "seconds": seconds})
+        return True
+
+    def _done_reading(self, snapshot: _Snapshot) -> None:
+        """One tier is done with the snapshot's bytes; the last one releases the buffer."""
+        with self._lock:
+            snapshot.readers -= 1
+            last = snapshot.readers == 0
+        if last:
+            self._release(snapshot)
+
+    def _release(self, snapshot: _Snapshot) -> None:
+        snapshot.checksum.exception()  # never reuse the buffer while the CRC still reads it
+        self._pool.release(snapshot.buffer_index)
+
+    def _stage_finished(self, snapshot: _Snapshot) -> None:
+        """One tier's pipeline is through with the snapshot; after the last one the handle is done."""
+        with self._lock:
+            snapshot.stages -= 1
+            last = snapshot.stages == 0
+        if last:
+            snapshot.handle._finish()
+
+    # -- committer threads (coordinator, one per tier) --------------------------------------------
+    def _commit_loop(self, pipeline: _TierPipeline) -> None:
+        while True:
+            snapshot = pipeline.commits.get()
+            if snapshot is None:
+                return
+            try:
+                self._commit(snapshot, pipeline.tier)
+            finally:
+                self._stage_finished(snapshot)
 
     def _commit(self, snapshot: _Snapshot, tier: Tier) -> None:
         handle = snapshot.handle
@@ -433,6 +480,10 @@ class CheckpointEngine:
             self._events(CheckpointEvent(kind, message, step, tier, dict(data or {})))
         except Exception:  # an event sink must never break checkpointing
             return
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def _record_bytes(record: ShardRecord) -> bytes:
