@@ -22,7 +22,8 @@ PRINT_ENVIRONMENT = (
 
 def test_each_rank_lands_on_its_planned_node_with_its_coordinates_in_the_environment(
         ray_harness: RayHarness) -> None:
-    nodes = [node.name for node in ray_harness.definition.nodes]
+    names = [node.name for node in ray_harness.definition.nodes]
+    nodes = [*names[:3], names[-1]]  # four nodes spanning the three pools
     base = ray_harness.spec(nodes)
     layout = [  # tp x pp = 2 x 2, one rank per node across all three pools
         RankSpec(rank=0, node=nodes[0], coordinates={"tp": 0, "pp": 0, "stage": 0, "dp": 0}, experts=(0, 1)),

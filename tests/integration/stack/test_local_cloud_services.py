@@ -99,8 +99,15 @@ class Stack:
         done = subprocess.run([sys.executable, "-c", ALIVE_NODES, self.state["rayAddress"]], text=True,
                               capture_output=True, timeout=120, check=True,
                               env={**os.environ, **self.state["rayEnvironment"]})
-        names: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
-        return names
+        # Ray may print warnings (e.g. about lagging heartbeats on a busy machine) around the answer
+        for line in reversed(done.stdout.splitlines()):
+            try:
+                names = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(names, list):
+                return [str(name) for name in names]
+        raise AssertionError(f"no node list in the driver's output:\n{done.stdout}")
 
     def node_status(self, name: str) -> dict[str, Any]:
         listing = httpx.get(f"{self.state['cloudUrl']}/nodes", timeout=30).json()
