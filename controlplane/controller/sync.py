@@ -196,7 +196,8 @@ def sync_checkpoints(session: Session, commits: Iterable[CheckpointCommit], *, c
         try:
             attempt = attempts.get(commit.attempt_id)
             record_commit(session, job=jobs.get(attempt.job_id), step=commit.step, uri=commit.uri,
-                          bytes=commit.bytes, attempt_id=attempt.id, committed_at=utc(commit.time + clock_offset))
+                          bytes=commit.bytes, attempt_id=attempt.id, committed_at=utc(commit.time + clock_offset),
+                          snapshot_s=commit.snapshot_s, persist_s=commit.persist_s)
         except DomainError as error:  # an unknown attempt or a URI naming no checkpoint: not ours to keep
             log.warning("ignoring checkpoint commit %s: %s", commit.uri, error)
 

@@ -106,13 +106,17 @@ class StepReport:
 
 @dataclass(frozen=True, slots=True)
 class CheckpointCommit:
-    """A checkpoint the workload committed (the checkpoint issue fills in more fields)."""
+    """A checkpoint the workload committed on one tier (``uri``), with what it cost when known."""
 
     attempt_id: str
     step: int
     uri: str
     bytes: int
     time: float
+    snapshot_s: float | None = None
+    """The blocking copy to host memory."""
+    persist_s: float | None = None
+    """From the snapshot to the commit on this tier."""
 
 
 @dataclass(frozen=True, slots=True)

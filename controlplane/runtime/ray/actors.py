@@ -79,6 +79,11 @@ class _ActorBridge:
     def report_checkpoint(self, step: int, uri: str, bytes: int, time: float) -> None:
         self._host.record(CheckpointCommit(self._attempt_id, step, uri, bytes, time))
 
+    def report_checkpoint_details(self, step: int, uri: str, bytes: int, time: float,
+                                  details: dict[str, Any]) -> None:
+        self._host.record(CheckpointCommit(self._attempt_id, step, uri, bytes, time,
+                                           _seconds(details.get("snapshotS")), _seconds(details.get("persistS"))))
+
     def stop_requested(self) -> bool:
         return self._host.stop_event.is_set()
 
@@ -225,7 +230,8 @@ class RankHost:
                                    float(record["time"])))
         elif record.get("kind") == "checkpoint":
             self.record(CheckpointCommit(attempt_id, int(record["step"]), str(record["uri"]),
-                                         int(record.get("bytes") or 0), float(record["time"])))
+                                         int(record.get("bytes") or 0), float(record["time"]),
+                                         _seconds(record.get("snapshotS")), _seconds(record.get("persistS"))))
 
     def _flush_periodically(self, done: threading.Event) -> None:
         while not done.wait(FLUSH_SECONDS):
@@ -250,3 +256,7 @@ def _free_port() -> int:
         probe.bind(("", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -21,6 +21,8 @@ from controlplane.controller.loop import Controller
 from controlplane.local.notices import NodeNoticeAgents
 from controlplane.spot.agent import SourceSpec
 from controlplane.spot.fake_metadata import FakeAwsImds
+from controlplane.store import session_scope
+from controlplane.store.repositories import CheckpointRepository
 from tests.integration.controller_ray.conftest import Store, wait_for
 from tests.ray_cluster import RaySession
 
@@ -85,6 +87,10 @@ def test_a_spot_notice_moves_the_job_to_another_pool_with_no_step_lost(
     assert disruption.resumed_from_step == disruption.last_step == disruption.checkpoint_step
     assert {"local-h100-spot", "local-a100"} <= set(job.status.cost.by_pool)
     assert store.job(uid).status.restarts == 0
+    with session_scope(store.sessions) as session:  # every commit is recorded with what it cost
+        records = CheckpointRepository(session).list_for_job(uid)
+    assert records and all(record.snapshot_s is not None for record in records)
+    assert all(tier.get("persistS") is not None for record in records for tier in record.tiers)
 
 
 def test_a_node_lost_without_notice_resumes_within_one_checkpoint_interval(
