@@ -138,6 +138,9 @@ class Parallelism(SpecModel):
     """Pipeline stages."""
     data: PositiveInt = 1
     """Data-parallel replicas."""
+    min_data: PositiveInt | None = None
+    """Elastic jobs: the fewest data-parallel replicas the job may continue with after losing
+    nodes (same global batch, restored by resharding the checkpoint); unset: not elastic."""
     expert: PositiveInt = 1
     """Expert-parallel ranks, carved out of data x context."""
     context: PositiveInt = 1
@@ -193,6 +196,14 @@ def _layout_violations(spec: TrainingJobSpec) -> list[Violation]:
                 ("parallelism",),
                 f"{product} = {par.world_size}, but spec.resources.accelerators.count is {count}",
                 fix,
+            )
+        )
+    if par.min_data is not None and par.min_data > par.data:
+        problems.append(
+            Violation(
+                ("parallelism", "minData"),
+                f"minData({par.min_data}) exceeds data({par.data}); a job can only shrink",
+                f"set minData to at most {par.data}, or leave it out",
             )
         )
     dc = par.data * par.context

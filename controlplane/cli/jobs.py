@@ -106,7 +106,7 @@ def describe(ctx: typer.Context, job: Annotated[str, typer.Argument(help="job na
 
 
 CAUSES = {"preemption-notice": "spot preemption notice", "node-lost": "node lost without notice",
-          "failure": "rank failure", "stopped": "stopped by the control plane"}
+          "failure": "rank failure", "regrow": "grown back to full size", "stopped": "stopped by the control plane"}
 
 
 def print_disruption(disruption: DisruptionView) -> None:

@@ -135,6 +135,8 @@ class Controller:
                                         lease_token=token)
             report.noticed = len(outcome.cordoned)
             self._applier.apply_pending()  # cordon and stop before anything else is placed
+        if responder.regrow(world, now=observation.time, lease_token=token):
+            self._applier.apply_pending()
         if world.snapshot is None:
             with session_scope(self._sessions) as session:
                 for job_id, why in world.unschedulable.items():

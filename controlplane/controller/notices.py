@@ -19,6 +19,9 @@ changes nothing:
    and the alternatives with their scores). Until the job is placed again the chosen pool
    narrows where the scheduler may put it (``world.JobOverride``).
 
+An elastic job (``parallelism.minData``) the re-plan shrank onto the survivors grows back when
+its pool has room again and the extra steps repay the restart (``regrow``).
+
 A notice's cordon ends ``CORDON_RELEASE_S`` after its deadline if the node is alive then (a
 replacement instance under the same name, or an interruption the cloud withdrew).
 
@@ -49,7 +52,13 @@ from controlplane.resilience.preemption_policy import (
     job_scope,
     pool_scope,
 )
-from controlplane.resilience.spot_response import ReplanOption, ResponsePlan, ResponseSettings, plan_notice_response
+from controlplane.resilience.spot_response import (
+    ReplanOption,
+    ResponsePlan,
+    ResponseSettings,
+    plan_notice_response,
+    plan_regrow,
+)
 from controlplane.runtime.types import NodeObservation, Notice
 from controlplane.store.engine import session_scope
 from controlplane.store.records import AttemptRecord, JobRecord
@@ -65,6 +74,8 @@ log = logging.getLogger(__name__)
 
 NOTICE_EVENT = "job.preemption_notice"
 NODE_NOTICE_EVENT = "node.preemption_notice"
+REGROW_EVENT = "job.regrow"
+REGROW_GRACE_S = 60.0
 HISTORY_WINDOW_S = HOUR_S
 REPLAN_HOLD_S = 600.0
 """How long a re-plan's pool choice binds a job waiting for its next placement."""
@@ -273,21 +284,68 @@ class NoticeResponder:
         if not pending:
             return result
         with session_scope(self._sessions) as session:
-            events = EventRepository(session).list(type_prefix=NOTICE_EVENT, since=since, limit=1000)
+            repository = EventRepository(session)
+            events = sorted((*repository.list(type_prefix=NOTICE_EVENT, since=since, limit=1000),
+                             *repository.list(type_prefix=REGROW_EVENT, since=since, limit=1000)),
+                            key=lambda event: event.seq)
             latest = {str(event.job_id): event for event in events}
             attempts = AttemptRepository(session)
             for job in pending:
                 verdict = self.tracker.verdict_for(now, job_id=job.id)
                 pools: tuple[str, ...] | None = None
+                data_parallel: int | None = None
                 event = latest.get(job.id)
                 if event is not None:
                     numbers = [a.number for a in attempts.list_for_job(job.id)]
                     if numbers and max(numbers) == event.data.get("attempt"):  # not placed again since
-                        pools = (str(event.data["replan"]["pool"]),)
+                        replan = event.data["replan"]
+                        pools = (str(replan["pool"]),)
+                        data_parallel = int(replan["dataParallel"]) if replan.get("kind") == "shrink" else None
                 if pools is not None or verdict.prefer_on_demand:
                     result[job.id] = JobOverride(allowed_pools=pools, avoid_spot=verdict.prefer_on_demand,
-                                                 reason=verdict.reason)
+                                                 data_parallel=data_parallel, reason=verdict.reason)
         return result
+
+    # -- elastic jobs grow back --------------------------------------------------------------
+    def regrow(self, world: World, *, now: float, lease_token: int) -> list[str]:
+        """Shrunk elastic attempts whose pool has room again restart at full size when the extra
+        steps repay the restart (``plan_regrow``): a graceful stop (final checkpoint) now, and the
+        next placement bound to the same pool. Returns the jobs asked to grow."""
+        if world.snapshot is None:
+            return []
+        grown: list[str] = []
+        with session_scope(self._sessions) as session:
+            active = AttemptRepository(session).list_by_status((AttemptStatus.RUNNING,))
+        for attempt in active:
+            job = world.jobs.get(attempt.job_id)
+            if job is None:
+                continue
+            target = int((job.spec.get("parallelism") or {}).get("data") or 0)
+            current = int((attempt.placement.get("parallelism") or {}).get("dp") or target)
+            pool = str(attempt.placement.get("pool", ""))
+            if current >= target or not any(p.name == pool for p in world.snapshot.pools):
+                continue
+            view = inputs.attempt_view(job, attempt, modelled_steps_per_second=None)
+            decision = plan_regrow(view, world.snapshot.topology.free_devices_in_pool(pool), target, self._settings)
+            if not decision.grow:
+                continue
+            with session_scope(self._sessions) as session:
+                intents = IntentRepository(session)
+                if intents.find(f"{attempt.request_id}:stop") is not None:
+                    continue
+                intents.record(kind="stop", request_id=f"{attempt.request_id}:stop", job_id=job.id,
+                               attempt_id=attempt.id, lease_token=lease_token,
+                               payload={"attemptId": attempt.id, "graceS": REGROW_GRACE_S, "cause": "regrow",
+                                        "reason": f"capacity is back in {pool}: grow {decision.reason}"})
+                EventRepository(session).append(
+                    type=REGROW_EVENT, entity="job", entity_id=job.id, job_id=job.id, team=job.team,
+                    message=f"{pool} has room again: restart at full size, {decision.reason}",
+                    data={"attempt": attempt.number, "replan": {"kind": "wait", "pool": pool,
+                                                                 "dataParallel": decision.data_parallel,
+                                                                 "reason": decision.reason}})
+            grown.append(job.id)
+            log.info("attempt %d of %s grows back: %s", attempt.number, job.name, decision.reason)
+        return grown
 
 
 def option_document(option: ReplanOption) -> dict[str, Any]:

@@ -4,16 +4,18 @@
 ``CheckpointTier``, ``PoolOption``, ``SpotPolicyView``); this module derives them:
 
 * the attempt: its nodes and devices per node from the stored placement, its layout, its
-  observed step time (rank 0's reports) and current step;
+  observed step time (rank 0's reports) and current step, and how far it may shrink
+  (``parallelism.minData``; a job without it is not elastic);
 * the checkpoint history: the newest checkpoint committed on a tier that survives the noticed
   nodes, and the snapshot/persist times recorded so far;
 * the tiers, with a persist-time prior of state bytes over a conservative bandwidth per kind
   of tier (``PRIOR_BANDWIDTH``), replaced by observations once commits report them. State bytes
   are the newest checkpoint's, else ``parameters × STATE_BYTES_PER_PARAMETER`` (fp32 weights and
   two optimizer moments);
-* the pools the job could go to next: free devices (noticed nodes already taken out of the
-  world's topology), price, capacity type, the job's modelled rate there scaled by how the
-  observed rate compares with the model at home, and the observed preemption rate.
+* the pools the job could go to next (those of an accelerator type it accepts): free devices
+  (noticed nodes already taken out of the world's topology), price, capacity type, the job's
+  modelled rate there scaled by how the observed rate compares with the model at home, and the
+  observed preemption rate.
 """
 
 from __future__ import annotations
@@ -73,12 +75,15 @@ def attempt_view(job: JobRecord, attempt: AttemptRecord, *, modelled_steps_per_s
     rate = observed if observed > 0 else (modelled_steps_per_second or 0.0)
     data_parallel = max(1, sizes.get("dp", max(1, sum(per_node.values()) // replica)))
     total = job.spec.get("totalSteps")
+    elastic = (job.spec.get("parallelism") or {}).get("minData")
+    target = int((job.spec.get("parallelism") or {}).get("data") or data_parallel)
     return AttemptView(
         job_id=job.id, attempt_id=attempt.id, pool=str(placement.get("pool", "")), nodes=tuple(sorted(per_node)),
         devices_per_node=max(per_node.values(), default=1), replica_devices=replica, data_parallel=data_parallel,
         step_seconds=1.0 / rate if rate > 0 else DEFAULT_STEP_SECONDS, current_step=int(progress.get("step") or 0),
         price_per_device_hour=float(placement.get("pricePerDeviceHour") or 0.0),
-        capacity_type=str(placement.get("capacityType") or "on-demand"), min_data_parallel=data_parallel,
+        capacity_type=str(placement.get("capacityType") or "on-demand"),
+        min_data_parallel=min(int(elastic), data_parallel) if elastic else min(data_parallel, target),
         total_steps=int(total) if total else None)
 
 
@@ -149,6 +154,8 @@ def pool_options(snapshot: ClusterSnapshot, job: ScheduledJob, view: AttemptView
     observed = 1.0 / view.step_seconds
     options = []
     for pool in snapshot.pools:
+        if not job.accepts(pool.accelerator):
+            continue
         modelled = _modelled(snapshot, job, pool.accelerator, pool.devices_per_node)
         if modelled is None:
             continue

@@ -102,8 +102,10 @@ def _progress(previous: dict[str, Any], batch: Sequence[StepReport], clock_offse
         progress["loss"] = latest.loss
     first_time = previous.get("firstTime", min(r.time for r in lead) + clock_offset)
     first_step = previous.get("firstStep", min(r.step for r in lead))
+    first_runtime = previous.get("firstRuntimeTime", min(r.time for r in lead))
     progress["firstTime"], progress["firstStep"] = first_time, first_step
-    elapsed = progress["time"] - first_time
+    progress["firstRuntimeTime"] = first_runtime
+    elapsed = latest.time - first_runtime  # rates on the runtime's own clock (a simulator's runs fast)
     if elapsed > 0 and latest.step > first_step:
         progress["stepsPerSecond"] = (latest.step - first_step) / elapsed
         progress["tokensPerSecond"] = tokens / elapsed

@@ -41,6 +41,8 @@ class JobOverride:
     """The pool a re-plan after a preemption chose (the scheduler places the job there only)."""
     avoid_spot: bool = False
     """The job's preemption rate tripped its limit: on-demand or reserved capacity only."""
+    data_parallel: int | None = None
+    """An elastic job's re-plan shrank it: this many data-parallel replicas (same global batch)."""
     reason: str = ""
 
 
@@ -150,7 +152,21 @@ def _with_override(job: ScheduledJob, override: JobOverride | None, schedulable:
     pools = override.allowed_pools
     if pools is not None and not any(pool in schedulable for pool in pools):
         pools = None  # the chosen pool went away since: the scheduler chooses freely
-    return dataclasses.replace(job, allowed_pools=pools, spot_allowed=job.spot_allowed and not override.avoid_spot)
+    job = dataclasses.replace(job, allowed_pools=pools, spot_allowed=job.spot_allowed and not override.avoid_spot)
+    return _with_data_parallel(job, override.data_parallel) if pools is not None else job
+
+
+def _with_data_parallel(job: ScheduledJob, data_parallel: int | None) -> ScheduledJob:
+    """The job with ``data_parallel`` replicas: the same global batch over fewer replicas (more
+    micro-batches each), so a step does the same work and the checkpoint reshards on restore."""
+    layout = job.layout
+    if data_parallel is None or layout is None or data_parallel >= layout.dp or data_parallel < 1:
+        return job
+    if (data_parallel * layout.cp) % layout.ep:
+        return job  # expert ranks are carved out of data x context: this size cannot hold them
+    micro_batches = max(1, layout.micro_batches * layout.dp // data_parallel)
+    shrunk = dataclasses.replace(layout, dp=data_parallel, micro_batches=micro_batches)
+    return dataclasses.replace(job, layout=shrunk, devices=data_parallel * layout.tp * layout.pp * layout.cp)
 
 
 def _allocate(topology: Topology, attempt: AttemptRecord, owner: str) -> tuple[int, ...] | None:

@@ -3,9 +3,9 @@
 Pure (``disruptions``) over what the store already holds: the attempts, the
 ``job.preemption_notice`` events the controller wrote with its plan, the checkpoint commits and
 the ``attempt.resumed`` events. For each disruption it gives the cause (a preemption notice, a
-node lost without one, a failure, a stop), the last step trained, the newest durable checkpoint
-by then, the next attempt's pool, the step it resumed from, the steps lost and a timeline of
-offsets from the start of the disruption — the story ``suanli jobs describe`` and
+node lost without one, a failure, an elastic job growing back, a stop), the last step trained,
+the newest durable checkpoint by then, the next attempt's pool, the step it resumed from, the
+steps lost and a timeline of offsets from the start of the disruption — the story ``suanli jobs describe`` and
 ``suanli jobs timeline`` print.
 """
 
@@ -21,7 +21,8 @@ from controlplane.wire.models import DisruptionView, TimelineEntry
 NOTICE_EVENT = "job.preemption_notice"
 COMMIT_EVENT = "job.checkpoint_committed"
 RESUME_EVENT = "attempt.resumed"
-TIMELINE_EVENT_TYPES = (NOTICE_EVENT, COMMIT_EVENT, RESUME_EVENT)
+REGROW_EVENT = "job.regrow"
+TIMELINE_EVENT_TYPES = (NOTICE_EVENT, COMMIT_EVENT, RESUME_EVENT, REGROW_EVENT)
 ENDED = (AttemptStatus.PREEMPTED, AttemptStatus.FAILED, AttemptStatus.STOPPED)
 
 
@@ -35,7 +36,7 @@ def disruptions(attempts: Sequence[AttemptRecord], events: Sequence[EventRecord]
     names = pool_names or {}
     by_number = {attempt.number: attempt for attempt in attempts}
     number_of = {attempt.id: attempt.number for attempt in attempts}
-    notices = {int(e.data.get("attempt", 0)): e for e in events if e.type == NOTICE_EVENT}
+    notices = {int(e.data.get("attempt", 0)): e for e in events if e.type in (NOTICE_EVENT, REGROW_EVENT)}
     resumes = {int(e.data.get("attempt", 0)): e for e in events if e.type == RESUME_EVENT}
     commits = [e for e in events if e.type == COMMIT_EVENT and _durable(str(e.data.get("tier", "")))]
     found: list[DisruptionView] = []
@@ -50,7 +51,9 @@ def disruptions(attempts: Sequence[AttemptRecord], events: Sequence[EventRecord]
         durable = [e for e in commits if number_of.get(str(e.data.get("attemptId")), 0) <= attempt.number]
         checkpoint = max(durable, key=lambda e: (int(e.data.get("step", 0)), -e.seq), default=None)
         timeline: list[tuple[datetime, str]] = []
-        if notice is not None:
+        if notice is not None and notice.type == REGROW_EVENT:
+            timeline.append((notice.created_at, notice.message))
+        elif notice is not None:
             data = notice.data
             timeline.append((notice.created_at, f"{data.get('kind', 'preemption')} notice ({data.get('source')}) "
                                                 f"for {', '.join(data.get('nodes', []))} at step "
@@ -93,7 +96,7 @@ def disruptions(attempts: Sequence[AttemptRecord], events: Sequence[EventRecord]
 
 def _cause(attempt: AttemptRecord, notice: EventRecord | None) -> str:
     if notice is not None:
-        return "preemption-notice"
+        return "regrow" if notice.type == REGROW_EVENT else "preemption-notice"
     if attempt.status is AttemptStatus.PREEMPTED:
         return "node-lost"
     return "failure" if attempt.status is AttemptStatus.FAILED else "stopped"

@@ -38,7 +38,7 @@ def attempt_view(attempt: AttemptRecord, pool_names: Mapping[str, str]) -> Attem
         pool=pool_names.get(attempt.pool_id or "", attempt.pool_id), accelerator=attempt.accelerator,
         placement=attempt.placement or None, created_at=attempt.created_at, started_at=attempt.started_at,
         ended_at=attempt.ended_at, exit_reason=attempt.exit_reason,
-        progress={k: v for k, v in attempt.progress.items() if k not in ("firstTime", "firstStep")},
+        progress={k: v for k, v in attempt.progress.items() if k not in ("firstTime", "firstStep", "firstRuntimeTime")},
         cost_dollars=round(dollars, 6), device_hours=round(device_hours, 6),
     )
 

@@ -66,7 +66,7 @@ class DisruptionView(WireModel):
 
     attempt: int
     cause: str
-    """``preemption-notice``, ``node-lost``, ``failure`` or ``stopped``."""
+    """``preemption-notice``, ``node-lost``, ``failure``, ``regrow`` or ``stopped``."""
     pool: str | None = None
     nodes: list[str] = []
     began_at: datetime

@@ -175,3 +175,36 @@ def test_a_noticed_node_still_alive_after_its_deadline_goes_back_into_service(co
     assert not next(n for n in control_plane.runtime.observe().nodes if n.name == "ascend-0").cordoned
     events = control_plane.services.events.list(entity="node", limit=500).items
     assert any(e.type == "node.uncordoned" and e.entity_id == "ascend-0" for e in events)
+
+
+def test_an_elastic_job_shrinks_onto_the_survivors_and_grows_back_when_capacity_returns(
+        control_plane: ControlPlane) -> None:
+    ctl = controller(control_plane)
+    uid = control_plane.submit(totalSteps=400, checkpoint={"everySteps": 25, "tiers": TIERS},
+                               resources={"accelerators": {"count": 4, "types": ["H100"]}},
+                               parallelism={"data": 4, "minData": 2})
+    run(control_plane, ctl, 30)
+    node = rank0_node(control_plane, uid)
+    control_plane.runtime.preempt(node, warning_s=60)  # the notice now, the node gone at the deadline
+    ctl.tick()
+    plan = next(e for e in control_plane.services.events.list(job_id=uid, limit=500).items
+                if e.type == "job.preemption_notice").data
+    assert plan["replan"]["kind"] == "shrink" and plan["replan"]["dataParallel"] == 2
+
+    run(control_plane, ctl, 20)
+    shrunk = control_plane.job(uid).status.attempts[-1]
+    assert shrunk.number == 2 and shrunk.status == "RUNNING"
+    assert shrunk.placement is not None and shrunk.placement["parallelism"]["dp"] == 2
+    assert {r["node"] for r in shrunk.placement["ranks"]} == {"aws-h100-0", "aws-h100-1"} - {node}
+
+    run(control_plane, ctl, 60)
+    control_plane.runtime.restore_node(node)  # capacity comes back (a new instance, same name)
+    run(control_plane, ctl, 60)
+    grown = control_plane.job(uid).status.attempts[-1]
+    assert grown.number == 3 and grown.placement is not None and grown.placement["parallelism"]["dp"] == 4
+
+    run(control_plane, ctl, 400)
+    job = control_plane.job(uid)
+    assert job.status.phase == "SUCCEEDED"
+    causes = [(d.cause, d.steps_lost) for d in job.status.disruptions]
+    assert causes == [("preemption-notice", 0), ("regrow", 0)]

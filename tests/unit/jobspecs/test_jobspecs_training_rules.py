@@ -78,6 +78,14 @@ def test_expert_parallelism_that_fits_is_accepted_without_changing_the_world_siz
     assert job.spec.parallelism.expert_data_parallel == 1
 
 
+def test_an_elastic_job_may_shrink_but_never_below_one_nor_above_its_data_parallel_size() -> None:
+    elastic = parse_document(training(parallelism={"tensor": 8, "pipeline": 4, "data": 4, "minData": 2}))
+    assert elastic.spec.parallelism.min_data == 2
+    issue = issue_at(training(parallelism={"tensor": 8, "pipeline": 4, "data": 4, "minData": 8}),
+                     "spec.parallelism.minData")
+    assert issue.message.startswith("minData(8) exceeds data(4)") and "at most 4" in (issue.hint or "")
+
+
 def test_pipeline_stages_cannot_exceed_layers() -> None:
     doc = training(model={"layers": 2}, parallelism={"tensor": 8, "pipeline": 4, "data": 4})
     issue = issue_at(doc, "spec.parallelism.pipeline")
