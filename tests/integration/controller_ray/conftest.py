@@ -59,7 +59,7 @@ class Store:
 
     def submit(self, name: str, *, entrypoint: str = MARKED_TINY_TRAIN, steps: int = 20, devices: int = 4,
                env: dict[str, str] | None = None, max_restarts: int = 3, types: list[str] | None = None,
-               checkpoint_tiers: list[str] | None = None) -> str:
+               checkpoint_tiers: list[str] | None = None, min_data: int | None = None) -> str:
         """Submit the tiny job (by default through the start-marking wrapper), adjusted."""
         document = copy.deepcopy(yaml.safe_load(TINY_JOB.read_text()))
         document["metadata"]["name"] = name
@@ -73,6 +73,8 @@ class Store:
         spec["checkpoint"]["tiers"] = checkpoint_tiers or ["memory://", f"file://{self.workdir / 'checkpoints' / name}"]
         if types is not None:
             spec["resources"]["accelerators"]["types"] = types
+        if min_data is not None:
+            spec["parallelism"]["minData"] = min_data
         job, _ = self.services.jobs.submit(document, kind="TrainingJob")
         assert job.metadata.uid is not None
         return job.metadata.uid

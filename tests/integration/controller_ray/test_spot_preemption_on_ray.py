@@ -58,9 +58,10 @@ def controller(store: Store, local_ray: RaySession, metadata: dict[str, FakeAwsI
         local_ray.reset()
 
 
-def submit(store: Store, name: str) -> str:
+def submit(store: Store, name: str, **options: object) -> str:
     return store.submit(name, entrypoint="controlplane.examples.tiny_train:main", steps=120,
-                        env={"TINY_STEP_DELAY_S": "0.05", "SUANLI_CHECKPOINT_EVERY_STEPS": str(EVERY_STEPS)})
+                        env={"TINY_STEP_DELAY_S": "0.05", "SUANLI_CHECKPOINT_EVERY_STEPS": str(EVERY_STEPS)},
+                        **options)
 
 
 def test_a_spot_notice_moves_the_job_to_another_pool_with_no_step_lost(
@@ -106,3 +107,24 @@ def test_a_node_lost_without_notice_resumes_within_one_checkpoint_interval(
     assert disruption.cause == "node-lost"
     assert disruption.steps_lost is not None and disruption.steps_lost <= EVERY_STEPS
     assert disruption.resumed_from_step == disruption.checkpoint_step
+
+
+def test_an_elastic_job_continues_on_the_surviving_node_with_half_the_replicas_and_no_step_lost(
+        store: Store, controller: Controller, local_ray: RaySession, metadata: dict[str, FakeAwsImds]) -> None:
+    uid = submit(store, "elastic", types=["H100"], min_data=2)
+    wait_for(lambda: store.step(uid) >= 25, between=controller.tick, what="training to pass step 25",
+             timeout_s=120)
+    node = store.attempts(uid)[0].placement["ranks"][0]["node"]
+    metadata[node].preempt("terminate", warning_s=60)
+    wait_for(lambda: store.attempts(uid)[0].status.value == "STOPPED", between=controller.tick,
+             what="the attempt to stop after its final checkpoint", timeout_s=60)
+    local_ray.cluster.remove_node(node)
+    wait_for(lambda: store.phase(uid) == "SUCCEEDED", between=controller.tick, what="the shrunk job to finish",
+             timeout_s=180)
+
+    _, second = store.attempts(uid)
+    assert second.placement["parallelism"]["dp"] == 2 and len(second.placement["ranks"]) == 2
+    assert {rank["node"] for rank in second.placement["ranks"]} == set(SPOT_NODES) - {node}
+    [disruption] = store.job(uid).status.disruptions
+    assert disruption.cause == "preemption-notice" and disruption.steps_lost == 0
+    assert disruption.resumed_from_step == disruption.last_step
