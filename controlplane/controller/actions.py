@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.controller.launching import checkpoint_peers, launch_spec, placement_document
+from controlplane.controller.lease import fence
 from controlplane.controller.world import World
 from controlplane.domain.errors import DomainError, InvalidInputError
 from controlplane.domain.statuses import AttemptStatus, JobStatus
@@ -71,6 +72,7 @@ class Applier:
         if any(str(tier).startswith("peer://") for tier in job.spec.get("checkpoint", {}).get("tiers", [])):
             placement["checkpointPeers"] = checkpoint_peers(placement, world.nodes)
         with session_scope(self._sessions) as session:
+            fence(session, lease_token)
             current = JobRepository(session).get(job.id)
             if current.status is not JobStatus.PENDING:
                 return  # cancelled meanwhile
@@ -88,6 +90,7 @@ class Applier:
 
     def record_stop(self, job_id: str, *, reason: str, lease_token: int, grace_s: float = STOP_GRACE_S) -> None:
         with session_scope(self._sessions) as session:
+            fence(session, lease_token)
             attempt = AttemptRepository(session).active_for_job(job_id)
             if attempt is None or attempt.status is AttemptStatus.STOPPING:
                 return

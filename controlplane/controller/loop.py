@@ -33,9 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.catalog.accelerators import get_accelerator
 from controlplane.catalog.prices import PriceCatalog
 from controlplane.controller.actions import Applier
+from controlplane.controller.lease import CONTROLLER_LEASE
 from controlplane.controller.notices import NoticeResponder
 from controlplane.controller.sync import sync
 from controlplane.controller.world import build_world
+from controlplane.domain.errors import FencedOutError
 from controlplane.domain.statuses import ACTIVE_ATTEMPT_STATUSES, JobStatus
 from controlplane.resilience.spot_response import ResponseSettings
 from controlplane.runtime.protocol import Runtime
@@ -54,7 +56,7 @@ from controlplane.store.repositories import (
 
 log = logging.getLogger(__name__)
 
-LEASE_NAME = "controller"
+LEASE_NAME = CONTROLLER_LEASE
 LIVE_JOB_STATUSES = (JobStatus.PENDING, JobStatus.SCHEDULED, JobStatus.RUNNING, JobStatus.CANCELLING)
 
 
@@ -101,9 +103,20 @@ class Controller:
         return self._lease
 
     def tick(self) -> TickReport:
-        """One reconcile round; returns what it did (nothing unless this process leads)."""
+        """One reconcile round; returns what it did (nothing unless this process leads).
+
+        A write fenced out mid-tick (another controller took the lease meanwhile) ends the tick
+        and this process's term: nothing more is written under the old token."""
         if not self._hold_lease():
             return TickReport(leader=False)
+        try:
+            return self._lead_one_tick()
+        except FencedOutError as error:
+            log.warning("fenced out mid-tick, standing by: %s", error)
+            self._lease = None
+            return TickReport(leader=False)
+
+    def _lead_one_tick(self) -> TickReport:
         assert self._lease is not None
         token = self._lease.token
         observation = self._runtime.observe(self._cursor)

@@ -43,6 +43,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.controller import response_inputs as inputs
+from controlplane.controller.lease import fence
 from controlplane.controller.world import JobOverride, World
 from controlplane.domain.statuses import ACTIVE_ATTEMPT_STATUSES, AttemptStatus, JobStatus
 from controlplane.resilience.preemption_policy import (
@@ -164,6 +165,7 @@ class NoticeResponder:
 
     def _record_node_notice(self, notice: Notice, *, clock_offset: float, lease_token: int) -> None:
         with session_scope(self._sessions) as session:
+            fence(session, lease_token)
             self._record_cordon(session, notice, lease_token=lease_token)
             EventRepository(session).append(
                 type=NODE_NOTICE_EVENT, entity="node", entity_id=notice.node,
@@ -200,6 +202,7 @@ class NoticeResponder:
                        f"{iso(min(n.deadline for n in hit) + clock_offset)}): stop at the next step with a final "
                        f"checkpoint; next: {plan.replan.reason}")
         with session_scope(self._sessions) as session:
+            fence(session, lease_token)
             current = AttemptRepository(session).get(attempt.id)
             for notice in hit:
                 self._record_cordon(session, notice, lease_token=lease_token, job_id=job.id, attempt_id=attempt.id)
@@ -231,6 +234,7 @@ class NoticeResponder:
                 release_id = cordon.request_id.removesuffix(":cordon") + ":uncordon"
                 if node not in alive or now < deadline + CORDON_RELEASE_S or intents.find(release_id) is not None:
                     continue
+                fence(session, lease_token)
                 intents.record(kind="uncordon", request_id=release_id, payload={"node": node},
                                lease_token=lease_token, job_id=cordon.job_id)
                 EventRepository(session).append(
@@ -330,6 +334,7 @@ class NoticeResponder:
             if not decision.grow:
                 continue
             with session_scope(self._sessions) as session:
+                fence(session, lease_token)
                 intents = IntentRepository(session)
                 if intents.find(f"{attempt.request_id}:stop") is not None:
                     continue

@@ -64,6 +64,13 @@ class ConflictError(DomainError):
     code = "conflict"
 
 
+class FencedOutError(ConflictError):
+    """A write under a lease token that is no longer current: another process took the lease
+    (a stale leader must stop writing; HTTP 409 if it ever reached the API)."""
+
+    code = "fenced_out"
+
+
 class InvalidTransitionError(ConflictError):
     """A status change that the entity's transition table does not allow (HTTP 409)."""
 

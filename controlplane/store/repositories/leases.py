@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.domain.errors import ConflictError
+from controlplane.domain.errors import ConflictError, FencedOutError
 from controlplane.store.converters import lease_record
 from controlplane.store.models import LeaseRow
 from controlplane.store.models.base import utcnow
@@ -57,6 +57,19 @@ class LeaseRepository:
             return None
         self._session.flush()
         return lease_record(row)
+
+    def check_fence(self, name: str, token: int, *, now: datetime | None = None) -> None:
+        """Raise ``FencedOutError`` unless ``token`` is the current, unexpired token of ``name``.
+
+        Called in the transaction of a leader's write: the row is read ``FOR SHARE`` (PostgreSQL),
+        so a successor's ``try_acquire`` waits for that transaction, and a write that passed the
+        check commits under the term it was checked in (SQLite serializes writers anyway)."""
+        row = self._session.scalar(select(LeaseRow).where(LeaseRow.name == name).with_for_update(read=True))
+        now = now or utcnow()
+        if row is None or row.token != token or row.expires_at <= now:
+            holder = "nobody" if row is None else f"{row.holder} (token {row.token})"
+            raise FencedOutError(f"lease {name!r} token {token} is no longer current; it is held by {holder}",
+                                 field="lease_token", hint="stop acting: another controller leads now")
 
     def release(self, name: str, holder: str, *, now: datetime | None = None) -> None:
         """Give the lease up at once (a clean shutdown), if ``holder`` still holds it."""

@@ -3,9 +3,13 @@ leadership and crash recovery."""
 
 from __future__ import annotations
 
+import pytest
+
+from controlplane.controller.loop import LEASE_NAME
+from controlplane.domain.errors import FencedOutError
 from controlplane.runtime.sim.workload import SimFailure
 from controlplane.store.engine import session_scope
-from controlplane.store.repositories import AttemptRepository, IntentRepository
+from controlplane.store.repositories import AttemptRepository, IntentRepository, LeaseRepository
 from tests.integration.controller.conftest import ControlPlane, run_until
 
 
@@ -112,7 +116,7 @@ def test_a_second_controller_stands_by_while_the_first_holds_the_lease(control_p
 def test_a_controller_that_died_after_recording_a_launch_is_resumed_exactly_once(
         control_plane: ControlPlane) -> None:
     uid = control_plane.submit(totalSteps=10)
-    dead = control_plane.controller(lease_ttl_s=0.01)
+    dead = control_plane.controller()
     # The dead controller got as far as recording the admission and its intent, then died.
     applier_apply = dead._applier.apply_pending
     dead._applier.apply_pending = lambda: None  # type: ignore[method-assign]
@@ -124,10 +128,28 @@ def test_a_controller_that_died_after_recording_a_launch_is_resumed_exactly_once
     # ... and, for a second crash point, it had also made the runtime call but not recorded it.
     from controlplane.controller.actions import spec_from_dict
     control_plane.runtime.launch(spec_from_dict(intent.payload))
+    with session_scope(control_plane.services.context.session_factory) as session:  # its lease lapses
+        LeaseRepository(session).release(LEASE_NAME, dead.holder)
     successor = control_plane.controller()
-    import time as _time
-    _time.sleep(0.02)
     run_until(successor, control_plane.runtime, lambda: control_plane.job(uid).status.phase == "SUCCEEDED")
     assert len(control_plane.job(uid).status.attempts) == 1
     with session_scope(control_plane.services.context.session_factory) as session:
         assert IntentRepository(session).pending() == []
+
+
+def test_a_leader_that_lost_its_lease_mid_tick_writes_nothing_more_and_stands_by(
+        control_plane: ControlPlane) -> None:
+    uid = control_plane.submit(totalSteps=1000)
+    leader = control_plane.controller()
+    run_until(leader, control_plane.runtime, lambda: control_plane.job(uid).status.phase == "RUNNING")
+    assert leader.lease is not None
+    stale_token = leader.lease.token
+    with session_scope(control_plane.services.context.session_factory) as session:  # a successor takes over
+        LeaseRepository(session).release(LEASE_NAME, leader.holder)
+        LeaseRepository(session).try_acquire(LEASE_NAME, "successor", ttl_s=60.0)
+
+    with pytest.raises(FencedOutError):
+        leader._applier.record_stop(uid, reason="a stale decision", lease_token=stale_token)
+    with session_scope(control_plane.services.context.session_factory) as session:
+        assert [i.kind for i in IntentRepository(session).for_job(uid)] == ["launch"]
+    assert not leader.tick().leader

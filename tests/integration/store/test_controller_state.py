@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.domain.errors import FencedOutError
 from controlplane.store import (
     AttemptRecord,
     AttemptRepository,
@@ -48,6 +50,18 @@ def test_a_released_lease_is_free_at_once(session_factory: sessionmaker[Session]
         LeaseRepository(session).release("controller", "a", now=T0 + timedelta(seconds=1))
     taken = acquire(session_factory, "b", T0 + timedelta(seconds=1))
     assert taken is not None and taken.token == 2
+
+
+def test_only_the_current_token_passes_the_fence_and_a_stale_leader_is_told_who_holds_the_lease(
+        session_factory: sessionmaker[Session]) -> None:
+    acquire(session_factory, "a", T0)
+    with session_scope(session_factory) as session:
+        LeaseRepository(session).check_fence("controller", 1, now=T0 + timedelta(seconds=5))
+    acquire(session_factory, "b", T0 + timedelta(seconds=11))
+    with pytest.raises(FencedOutError, match="held by b \\(token 2\\)"), session_scope(session_factory) as session:
+        LeaseRepository(session).check_fence("controller", 1, now=T0 + timedelta(seconds=12))
+    with pytest.raises(FencedOutError), session_scope(session_factory) as session:  # expired, even unclaimed
+        LeaseRepository(session).check_fence("controller", 2, now=T0 + timedelta(seconds=30))
 
 
 def test_an_intent_recorded_twice_under_one_request_id_is_one_intent(
