@@ -117,7 +117,9 @@ def test_a_job_killed_at_a_random_step_resumes_with_at_most_one_interval_lost(
     resumed = [int(match) for rank in range(2) for line in ray_harness.runtime.logs(second.attempt_id, rank)
                for match in re.findall(r"resumed from step (\d+)", line)]
     assert len(resumed) == 2 and resumed[0] == resumed[1]
-    assert resumed[0] in committed
+    # The newest committed checkpoint: at least the last commit reported, possibly a newer one whose
+    # manifest was written on a surviving tier while its report died with the node.
+    assert resumed[0] % INTERVAL_STEPS == 0 and committed[-1] <= resumed[0] <= done_before
     assert done_before - resumed[0] <= INTERVAL_STEPS, (done_before, resumed, committed)
     first_steps = [report.step for report in ray_harness.reports_of(second.attempt_id)]
     assert first_steps and first_steps[0] == resumed[0] + 1
