@@ -33,12 +33,10 @@ class NodeChange:
     available: bool
 
 
-def read_event_trace(text: str, *, pool_nodes: int, source: str = "<trace>") -> list[NodeChange]:
-    """Bamboo-style ``time_ms,add|remove,nodeN`` lines onto ``pool_nodes`` nodes."""
-    if pool_nodes < 1:
-        raise InvalidInputError(f"{source}: the pool has no nodes to map the trace onto")
-    mapping: dict[str, int] = {}
-    changes: list[NodeChange] = []
+def event_trace_rows(text: str, *, source: str = "<trace>") -> list[tuple[float, int, bool, str]]:
+    """The ``(seconds, line number, added, node name)`` rows of Bamboo-style ``time_ms,add|remove,nodeN``
+    lines, in file order; a bad line raises ``InvalidInputError`` naming the file and line."""
+    rows: list[tuple[float, int, bool, str]] = []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -47,11 +45,21 @@ def read_event_trace(text: str, *, pool_nodes: int, source: str = "<trace>") -> 
         if len(parts) != 3 or parts[1] not in ("add", "remove"):
             raise InvalidInputError(f"{source}:{number}: expected 'time_ms,add|remove,node', got {line!r}")
         try:
-            time_s = float(parts[0]) / 1000.0
+            rows.append((float(parts[0]) / 1000.0, number, parts[1] == "add", parts[2]))
         except ValueError:
             raise InvalidInputError(f"{source}:{number}: {parts[0]!r} is not a time in milliseconds") from None
-        node = mapping.setdefault(parts[2], len(mapping) % pool_nodes)
-        changes.append(NodeChange(time_s, node, parts[1] == "add"))
+    return rows
+
+
+def read_event_trace(text: str, *, pool_nodes: int, source: str = "<trace>") -> list[NodeChange]:
+    """Bamboo-style ``time_ms,add|remove,nodeN`` lines onto ``pool_nodes`` nodes."""
+    if pool_nodes < 1:
+        raise InvalidInputError(f"{source}: the pool has no nodes to map the trace onto")
+    mapping: dict[str, int] = {}
+    changes: list[NodeChange] = []
+    for time_s, _, added, name in event_trace_rows(text, source=source):
+        node = mapping.setdefault(name, len(mapping) % pool_nodes)
+        changes.append(NodeChange(time_s, node, added))
     initial = [NodeChange(0.0, node, False) for node in sorted(set(mapping.values()))]
     return initial + sorted(changes, key=lambda change: change.time)
 

@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 
 from controlplane.domain.errors import InvalidInputError
 from controlplane.runtime.types import NoticeKind
-from controlplane.simulator.spot import NodeChange
+from controlplane.simulator.spot import NodeChange, event_trace_rows
 
 TraceEventKind = Literal["notice", "remove", "add"]
 _COUNT_LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*,\s*(\d{1,2}:\d{2}:\d{2})\s*,\s*(\d+)\s*$")
@@ -112,18 +112,7 @@ def read_event_trace_slots(text: str, *, pool_nodes: int, source: str = "<trace>
     """
     if pool_nodes < 1:
         raise InvalidInputError(f"{source}: the pool has no nodes to map the trace onto")
-    rows: list[tuple[float, int, bool, str]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = [part.strip() for part in line.split(",")]
-        if len(parts) != 3 or parts[1] not in ("add", "remove"):
-            raise InvalidInputError(f"{source}:{number}: expected 'time_ms,add|remove,node', got {line!r}")
-        try:
-            rows.append((float(parts[0]) / 1000.0, number, parts[1] == "add", parts[2]))
-        except ValueError:
-            raise InvalidInputError(f"{source}:{number}: {parts[0]!r} is not a time in milliseconds") from None
+    rows = event_trace_rows(text, source=source)
     slots: dict[str, int] = {}
     free = list(range(pool_nodes))
     changes = [NodeChange(0.0, slot, False) for slot in range(pool_nodes)]
